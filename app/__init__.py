@@ -1,0 +1,1 @@
+"""QPV service: is this address in a quartier prioritaire de la politique de la ville?"""

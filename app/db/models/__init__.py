@@ -1,0 +1,6 @@
+"""All mapped tables; import this package to register them on ``Base.metadata``."""
+
+from app.db.models.base import Base
+from app.db.models.qpv import Dataset, Qpv
+
+__all__ = ["Base", "Dataset", "Qpv"]

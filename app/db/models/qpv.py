@@ -1,0 +1,53 @@
+"""Imported QPV datasets and their quartiers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import shapely
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.models.base import Base
+from app.db.types import Geometry
+
+
+class Dataset(Base):
+    """One imported file of one geography, with its provenance; the newest one is in use."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    geography: Mapped[str] = mapped_column(String(8), index=True)
+    source_name: Mapped[str] = mapped_column(String(255))
+    source_url: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    feature_count: Mapped[int] = mapped_column(Integer)
+    repaired_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_crs: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    quartiers: Mapped[list[Qpv]] = relationship(
+        back_populates="dataset", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Qpv(Base):
+    """One quartier prioritaire of one dataset; geometry in WGS84, polygonal only."""
+
+    __tablename__ = "qpv"
+    __table_args__ = (UniqueConstraint("dataset_id", "code", name="uq_qpv_dataset_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(8), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    territory: Mapped[str] = mapped_column(String(16))
+    communes: Mapped[str] = mapped_column(Text, default="")  # names, ", "-separated
+    insee_codes: Mapped[str] = mapped_column(Text, default="")  # ", "-separated, may be empty
+    geom: Mapped[shapely.Geometry] = mapped_column(Geometry("MULTIPOLYGON"))
+
+    dataset: Mapped[Dataset] = relationship(back_populates="quartiers")
