@@ -31,4 +31,20 @@ class Settings(BaseSettings):
     # boundary are flagged rather than asserted.
     boundary_tolerance_m: float = Field(default=15.0, ge=0, le=1000)
     max_page_size: int = Field(default=500, ge=1)
+
+    # Geocoding. Providers in order of preference; the first one is the default.
+    geocoders: list[str] = Field(default=["local"], description="enabled providers: local, ban")
+    ban_url: str = Field(
+        default="https://api-adresse.data.gouv.fr",
+        description="Any BAN-compatible API: API Adresse, IGN Geoplateforme, a self-hosted addok",
+    )
+    ban_timeout_s: float = Field(default=5.0, gt=0)
+    ban_max_retries: int = Field(default=3, ge=0)
+    ban_rate_per_s: float = Field(default=40.0, gt=0, description="public API: 50/s per IP")
+    ban_concurrency: int = Field(default=8, ge=1)
+    geocoder_min_score: float = Field(default=0.5, ge=0, le=1)
+    # Two best candidates closer in score than this, farther apart than the distance below,
+    # make an answer ambiguous.
+    ambiguity_score_margin: float = Field(default=0.05, ge=0, le=1)
+    ambiguity_distance_m: float = Field(default=150.0, ge=0)
     log_level: str = "INFO"

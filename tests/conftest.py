@@ -1,0 +1,79 @@
+"""Shared fixtures: real databases (a SQLite file, a PostGIS database) and the real geodata."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from app.db.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+GEODATA = Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata")).resolve()
+QPV2015_SHP = GEODATA / "qpv2015" / "QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp"
+QPV2024_GEOJSON = GEODATA / "qpv2024" / "qpv2024_wgs84_rounded4.geojson"
+BAN_PARIS = GEODATA / "ban" / "adresses-75.csv.gz"
+BAN_BONDY = GEODATA / "ban" / "adresses-93010-bondy.csv.gz"
+# A server where the test user may create databases; each test gets its own.
+POSTGRES_ADMIN = os.environ.get("QPV_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
+
+
+@pytest.fixture(scope="session")
+def geodata() -> Path:
+    """The reference data folder (../shared/geodata or QPV_DATA_DIR)."""
+    assert GEODATA.is_dir(), f"reference data not found at {GEODATA}"
+    return GEODATA
+
+
+def _sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'qpv.sqlite3'}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated, empty SQLite file."""
+    url = _sqlite_url(tmp_path)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def postgis_url() -> Iterator[str]:
+    """A migrated, empty PostgreSQL database with PostGIS, dropped afterwards."""
+    name = f"qpv_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://{_pg_userinfo()}@{_pg_hostport()}/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: a migrated SQLite file, then a migrated PostGIS database."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgis_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+def _pg_conninfo() -> dict[str, str]:
+    return dict(psycopg.conninfo.conninfo_to_dict(POSTGRES_ADMIN))  # type: ignore[arg-type]
+
+
+def _pg_userinfo() -> str:
+    info = _pg_conninfo()
+    user = info.get("user", "postgres")
+    return f"{user}:{info['password']}" if info.get("password") else user
+
+
+def _pg_hostport() -> str:
+    info = _pg_conninfo()
+    return f"{info.get('host', '127.0.0.1')}:{info.get('port', '5432')}"
