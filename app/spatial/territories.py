@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 
 from pyproj import Transformer
+
+from app.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +74,17 @@ def territory_of_point(lon: float, lat: float) -> Territory | None:
         if territory.contains_lonlat(lon, lat):
             return territory
     return None
+
+
+# The metric CRSs accepted for x/y input: each territory's, and the UTM 20N of the 2015 files.
+METRIC_EPSGS = frozenset({t.epsg for t in TERRITORIES} | {32620})
+
+
+def to_wgs84(x: float, y: float, epsg: int) -> tuple[float, float]:
+    """Project x/y from a territory CRS to WGS84 lon/lat; InvalidInput if out of range."""
+    if epsg not in METRIC_EPSGS:
+        raise InvalidInput(f"crs must be one of {sorted(METRIC_EPSGS)}, not {epsg}")
+    lon, lat = _transformer(epsg, 4326).transform(x, y)
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidInput(f"x/y do not give a valid position in EPSG:{epsg}")
+    return float(lon), float(lat)

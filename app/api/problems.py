@@ -1,0 +1,64 @@
+"""RFC 9457 problem+json bodies for every error, request validation included."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import QpvError
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://qpv.example.org/problems/"
+
+
+def problem(status: int, title: str, detail: str, slug: str, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    # ("query", "lat") -> "lat": callers think in parameter names.
+    return ".".join(str(p) for p in loc[1:]) or str(loc[0]) if loc else ""
+
+
+async def _qpv_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QpvError)
+    return problem(exc.status, exc.title, exc.detail, exc.slug, **exc.extra)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"parameter": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors)
+    return problem(422, "Invalid request", detail, "invalid-request", errors=errors)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    slug = title.lower().replace(" ", "-")
+    return problem(exc.status_code, title, str(exc.detail), slug)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    # The message may carry user input; log only the type and keep the body generic.
+    log.error("unexpected %s", type(exc).__name__, exc_info=exc)
+    return problem(500, "Internal error", "an unexpected error occurred", "internal-error")
+
+
+def install(app: FastAPI) -> None:
+    """Map every exception to a problem+json response."""
+    app.add_exception_handler(QpvError, _qpv_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

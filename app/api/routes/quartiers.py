@@ -1,0 +1,72 @@
+"""``GET /v1/qpv`` and ``GET /v1/qpv/{code}``: the quartiers themselves."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import shapely
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from app.api.deps import IndexDep, SettingsDep
+from app.api.schemas import DatasetRef, QpvFeature, QpvPage, Quartier
+from app.errors import InvalidInput, NotFound
+from app.spatial.geography import Geography, geography_of_code
+from app.spatial.index import HEXAGONE
+
+router = APIRouter(tags=["quartiers"])
+
+
+@router.get("/qpv", response_model=QpvPage)
+async def list_quartiers(
+    index: IndexDep,
+    settings: SettingsDep,
+    geography: Annotated[
+        Geography | None, Query(description="default: the geography in force today")
+    ] = None,
+    commune: Annotated[
+        str | None, Query(max_length=100, description="INSEE code or part of a commune name")
+    ] = None,
+    departement: Annotated[
+        str | None, Query(pattern=r"^(\d{1,3}|2[AaBb])$", description="e.g. 93, 2A, 974")
+    ] = None,
+    name: Annotated[str | None, Query(max_length=100, description="part of the name")] = None,
+    limit: Annotated[int, Query(ge=1)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QpvPage:
+    """Quartiers of one geography, filtered by commune, département and name, paginated."""
+    if limit > settings.max_page_size:
+        raise InvalidInput(f"limit must be at most {settings.max_page_size}")
+    geo = index.choose(geography, None, HEXAGONE)
+    ids = geo.search(commune=commune, departement=departement, name=name)
+    return QpvPage(
+        geography=str(geo.geography),
+        dataset=DatasetRef.of(geo.dataset),
+        total=len(ids),
+        limit=limit,
+        offset=offset,
+        items=[Quartier.of(geo.infos[i]) for i in ids[offset : offset + limit]],
+    )
+
+
+@router.get(
+    "/qpv/{code}",
+    response_model=QpvFeature,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def get_quartier(index: IndexDep, code: str) -> JSONResponse:
+    """One quartier as a GeoJSON Feature; the geography follows from the code's format."""
+    code = code.strip().upper()
+    geo = index.get(geography_of_code(code))
+    position = geo.by_code.get(code)
+    if position is None:
+        raise NotFound(f"no quartier {code} in the {geo.geography} geography", code=code)
+    info = geo.infos[position]
+    properties: dict[str, Any] = Quartier.of(info).model_dump()
+    properties |= {"geography": str(geo.geography), "dataset": DatasetRef.of(geo.dataset)}
+    feature = QpvFeature(
+        id=code,
+        geometry=shapely.geometry.mapping(geo.geoms[position]),
+        properties=properties,
+    )
+    return JSONResponse(feature.model_dump(mode="json"), media_type="application/geo+json")

@@ -1,0 +1,137 @@
+"""Response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.spatial.index import DatasetInfo, PointAnswer, QpvInfo
+
+
+class DatasetRef(BaseModel):
+    """The dataset an answer was computed from."""
+
+    id: int
+    geography: str
+    version: str = Field(description="first 12 hex digits of the source file's sha256")
+    source_name: str
+    imported_at: datetime
+
+    @classmethod
+    def of(cls, info: DatasetInfo) -> DatasetRef:
+        """From the core's dataset info."""
+        return cls(
+            id=info.id, geography=str(info.geography), version=info.version,
+            source_name=info.source_name, imported_at=info.imported_at,
+        )
+
+
+class Quartier(BaseModel):
+    """A quartier prioritaire."""
+
+    code: str = Field(examples=["QN07511M"])
+    name: str
+    departement: str
+    territory: str
+    communes: list[str] = Field(description="commune names, when the source gives them")
+    insee_codes: list[str] = Field(description="INSEE commune codes, when the source gives them")
+
+    @classmethod
+    def of(cls, info: QpvInfo) -> Quartier:
+        """From the core's quartier info."""
+        return cls(
+            code=info.code, name=info.name, departement=info.departement,
+            territory=info.territory, communes=list(info.communes),
+            insee_codes=list(info.insee_codes),
+        )
+
+
+class Coordinates(BaseModel):
+    """WGS84 coordinates actually looked up."""
+
+    lon: float
+    lat: float
+
+
+class PointResult(BaseModel):
+    """Whether a point lies in a QPV, and how sure the answer is."""
+
+    status: Literal["in", "out", "near_boundary"]
+    reason: str
+    inside: bool = Field(description="the side the point fell on, even when near_boundary")
+    qpv: Quartier | None = Field(description="the quartier holding the point")
+    also_in: list[Quartier] = Field(description="other quartiers holding it (rare overlaps)")
+    nearest_qpv: Quartier | None = Field(description="the quartier whose boundary is nearest")
+    distance_m: float | None = Field(description="metres to the nearest QPV boundary")
+    signed_distance_m: float | None = Field(description="negative inside, positive outside")
+    territory: str | None
+    geography: str
+    dataset: DatasetRef
+    point: Coordinates
+
+    @classmethod
+    def of(cls, answer: PointAnswer, lon: float, lat: float) -> PointResult:
+        """From the core's answer."""
+        return cls(
+            status=answer.status.value,
+            reason=answer.reason,
+            inside=answer.inside,
+            qpv=Quartier.of(answer.qpv) if answer.qpv else None,
+            also_in=[Quartier.of(q) for q in answer.also_in],
+            nearest_qpv=Quartier.of(answer.nearest) if answer.nearest else None,
+            distance_m=_round(answer.distance_m),
+            signed_distance_m=_round(answer.signed_distance_m),
+            territory=answer.territory.key if answer.territory else None,
+            geography=str(answer.geography),
+            dataset=DatasetRef.of(answer.dataset),
+            point=Coordinates(lon=lon, lat=lat),
+        )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class QpvPage(BaseModel):
+    """One page of quartiers."""
+
+    geography: str
+    dataset: DatasetRef
+    total: int
+    limit: int
+    offset: int
+    items: list[Quartier]
+
+
+class QpvFeature(BaseModel):
+    """A quartier as a GeoJSON Feature (WGS84)."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+
+
+class DatasetOut(BaseModel):
+    """An imported dataset and its provenance."""
+
+    id: int
+    geography: str
+    version: str
+    source_name: str
+    source_url: str | None
+    sha256: str
+    feature_count: int
+    repaired_count: int
+    source_crs: str | None
+    imported_at: datetime
+    in_use: bool = Field(description="whether the index answers from this dataset")
+
+
+class Health(BaseModel):
+    """Liveness or readiness."""
+
+    status: Literal["ok"]
+    checks: dict[str, str] = Field(default_factory=dict)

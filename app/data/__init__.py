@@ -1,0 +1,1 @@
+"""Import of the official QPV files (and the manifest of their sources)."""

@@ -1,0 +1,53 @@
+"""The FastAPI application: ``create_app(settings)``; state is loaded in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import problems
+from app.api.routes import datasets, health, points, quartiers
+from app.db.session import make_engine
+from app.settings import Settings
+from app.spatial.loader import load_index
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; nothing is loaded until the lifespan starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.index = load_index(engine)
+        log.info(
+            "index loaded: %s",
+            ", ".join(
+                f"{g} ({geo.dataset.feature_count} QPV, {geo.dataset.version})"
+                for g, geo in app.state.index.geographies.items()
+            ) or "no geography",
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="QPV service",
+        version="1.0.0",
+        summary="Is this address in a quartier prioritaire de la politique de la ville (QPV)?",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.index = None
+    problems.install(app)
+    app.include_router(health.router)
+    for router in (points.router, quartiers.router, datasets.router):
+        app.include_router(router, prefix="/v1")
+    return app

@@ -1,0 +1,292 @@
+"""The in-memory QPV index: exact membership (covers), metric distances, geography choice."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from app.errors import GeographyNotLoaded, InvalidInput
+from app.spatial.geography import Geography, geography_in_force
+from app.spatial.territories import (
+    TERRITORIES,
+    TERRITORY_BY_KEY,
+    Territory,
+    territory_of_point,
+)
+
+HEXAGONE = TERRITORY_BY_KEY["hexagone"]
+
+
+class PointStatus(StrEnum):
+    """Status of a point answer."""
+
+    IN = "in"
+    OUT = "out"
+    NEAR_BOUNDARY = "near_boundary"
+
+
+@dataclass(frozen=True, slots=True)
+class QpvInfo:
+    """Descriptive attributes of one quartier."""
+
+    code: str
+    name: str
+    departement: str
+    territory: str
+    communes: tuple[str, ...]
+    insee_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    """Provenance of the dataset an answer was computed from."""
+
+    id: int
+    geography: Geography
+    source_name: str
+    sha256: str
+    feature_count: int
+    repaired_count: int
+    imported_at: datetime
+
+    @property
+    def version(self) -> str:
+        """A short, stable version label: the first 12 hex digits of the content hash."""
+        return self.sha256[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class QpvSource:
+    """One quartier as handed to the index builder."""
+
+    info: QpvInfo
+    geom: shapely.Geometry  # WGS84, valid, polygonal
+
+
+@dataclass(frozen=True, slots=True)
+class PointAnswer:
+    """The answer for one point in one geography."""
+
+    status: PointStatus
+    inside: bool
+    qpv: QpvInfo | None  # the quartier holding the point
+    also_in: tuple[QpvInfo, ...]  # other quartiers holding it (overlaps of repaired data)
+    nearest: QpvInfo | None  # the quartier whose boundary is nearest
+    distance_m: float | None  # to the nearest QPV boundary; None outside every territory
+    territory: Territory | None
+    geography: Geography
+    dataset: DatasetInfo
+    reason: str
+
+    @property
+    def signed_distance_m(self) -> float | None:
+        """Distance to the nearest boundary, negative inside a QPV and positive outside."""
+        if self.distance_m is None:
+            return None
+        return -self.distance_m if self.inside else self.distance_m
+
+
+@dataclass(slots=True)
+class _TerritoryPart:
+    """The metric side of one territory: boundaries in its CRS and a tree over them."""
+
+    territory: Territory
+    ids: NDArray[np.int64]  # global quartier ids of this territory
+    boundaries: NDArray[np.object_]
+    tree: shapely.STRtree
+
+
+@dataclass(slots=True)
+class GeographyIndex:
+    """Every quartier of one dataset, with exact membership and metric distances."""
+
+    dataset: DatasetInfo
+    infos: list[QpvInfo]
+    geoms: NDArray[np.object_]
+    tree: shapely.STRtree
+    parts: dict[str, _TerritoryPart]
+    by_code: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, dataset: DatasetInfo, sources: Iterable[QpvSource]) -> GeographyIndex:
+        """Index the quartiers of one dataset (sorted by code so that ids are stable)."""
+        ordered = sorted(sources, key=lambda s: s.info.code)
+        infos = [s.info for s in ordered]
+        geoms = np.array([s.geom for s in ordered], dtype=object)
+        shapely.prepare(geoms)
+        territory_keys = np.array([info.territory for info in infos])
+        parts = {}
+        for territory in TERRITORIES:
+            ids = np.flatnonzero(territory_keys == territory.key)
+            if ids.size == 0:
+                continue
+            to_metric = territory.to_metric()
+            metric = shapely.transform(
+                geoms[ids],
+                lambda xy, t=to_metric: np.column_stack(t.transform(xy[:, 0], xy[:, 1])),
+            )
+            boundaries = shapely.boundary(metric)
+            parts[territory.key] = _TerritoryPart(
+                territory, ids, boundaries, shapely.STRtree(boundaries)
+            )
+        return cls(
+            dataset=dataset,
+            infos=infos,
+            geoms=geoms,
+            tree=shapely.STRtree(geoms),
+            parts=parts,
+            by_code={info.code: i for i, info in enumerate(infos)},
+        )
+
+    @property
+    def geography(self) -> Geography:
+        """The geography of the indexed dataset."""
+        return self.dataset.geography
+
+    def covering(self, lon: float, lat: float) -> list[int]:
+        """Ids of every quartier covering the point (boundary included), lowest first."""
+        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        return sorted(int(i) for i in hits)
+
+    def tag(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int32]:
+        """For each point, the lowest id of a quartier covering it, or -1."""
+        out = np.full(len(lon), -1, dtype=np.int32)
+        finite = np.isfinite(lon) & np.isfinite(lat)
+        idx = np.flatnonzero(finite)
+        if idx.size:
+            point_i, geom_i = self.tree.query(
+                shapely.points(lon[idx], lat[idx]), predicate="intersects"
+            )
+            # Several hits for a point: keep the lowest id, as the single-point path does.
+            order = np.lexsort((geom_i, point_i))
+            point_i, geom_i = point_i[order], geom_i[order]
+            first = np.r_[True, point_i[1:] != point_i[:-1]] if point_i.size else point_i
+            out[idx[point_i[first]]] = geom_i[first]
+        return out
+
+    def search(
+        self,
+        commune: str | None = None,
+        departement: str | None = None,
+        name: str | None = None,
+    ) -> list[int]:
+        """Ids of the quartiers matching every filter given (accent- and case-insensitive)."""
+        ids = range(len(self.infos))
+        if departement:
+            dept = departement.strip().upper().lstrip("0") or "0"
+            ids = [i for i in ids if self.infos[i].departement.lstrip("0") == dept]
+        if name:
+            wanted = fold(name)
+            ids = [i for i in ids if wanted in fold(self.infos[i].name)]
+        if commune:
+            wanted = fold(commune)
+            ids = [
+                i
+                for i in ids
+                if wanted in self.infos[i].insee_codes
+                or any(wanted in fold(c) for c in self.infos[i].communes)
+            ]
+        return list(ids)
+
+    def nearest_boundary(self, lon: float, lat: float, territory: Territory) -> tuple[int, float]:
+        """The quartier whose boundary is nearest (in the territory's CRS) and the distance."""
+        part = self.parts[territory.key]
+        x, y = territory.to_metric().transform(lon, lat)
+        point = shapely.Point(x, y)
+        local, distance = part.tree.query_nearest(point, return_distance=True)
+        return int(part.ids[local[0]]), float(distance[0])
+
+    def lookup(self, lon: float, lat: float, tolerance_m: float) -> PointAnswer:
+        """The full answer for one point: status, quartier, nearest boundary and distance."""
+        hits = self.covering(lon, lat)
+        inside = bool(hits)
+        territory = (
+            TERRITORY_BY_KEY[self.infos[hits[0]].territory] if inside else territory_of_point(lon, lat)
+        )
+        qpv = self.infos[hits[0]] if inside else None
+        also_in = tuple(self.infos[i] for i in hits[1:])
+        if territory is None or territory.key not in self.parts:
+            return PointAnswer(
+                PointStatus.OUT, False, None, (), None, None, territory, self.geography,
+                self.dataset, "Outside every territory that has QPV in this geography.",
+            )
+        nearest_id, distance = self.nearest_boundary(lon, lat, territory)
+        nearest = self.infos[nearest_id]
+        if distance <= tolerance_m:
+            side = "inside" if inside else "outside"
+            status = PointStatus.NEAR_BOUNDARY
+            reason = (
+                f"{distance:.1f} m from the boundary of {nearest.code}, {side}; within the "
+                f"{tolerance_m:g} m tolerance, so the side is not certain."
+            )
+        elif inside:
+            assert qpv is not None
+            status = PointStatus.IN
+            reason = f"Inside {qpv.code} ({qpv.name}), {distance:.0f} m from its boundary."
+        else:
+            status = PointStatus.OUT
+            reason = f"Outside every QPV; the nearest is {nearest.code} ({nearest.name}) at {distance:.0f} m."
+        return PointAnswer(
+            status, inside, qpv, also_in, nearest, distance, territory, self.geography,
+            self.dataset, reason,
+        )
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for forgiving text filters."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class QpvIndex:
+    """Every loaded geography; immutable, so a reload swaps a whole new index in."""
+
+    geographies: Mapping[Geography, GeographyIndex]
+
+    def get(self, geography: Geography) -> GeographyIndex:
+        """The index of one geography, or GeographyNotLoaded."""
+        try:
+            return self.geographies[geography]
+        except KeyError:
+            raise GeographyNotLoaded(
+                f"the {geography} geography is not loaded; import it with `qpv data import`",
+                geography=str(geography),
+            ) from None
+
+    def choose(
+        self,
+        geography: Geography | None,
+        as_of: date | None,
+        territory: Territory | None,
+        today: date | None = None,
+    ) -> GeographyIndex:
+        """The geography asked for, else the one in force at ``as_of`` (default today) there."""
+        if geography is not None and as_of is not None:
+            raise InvalidInput("give either geography or as_of, not both")
+        if geography is None:
+            on = as_of or today or date.today()
+            geography = geography_in_force(on, territory or HEXAGONE)
+        return self.get(geography)
+
+    def lookup(
+        self,
+        lon: float,
+        lat: float,
+        tolerance_m: float,
+        geography: Geography | None = None,
+        as_of: date | None = None,
+    ) -> PointAnswer:
+        """Answer one WGS84 point in the chosen geography."""
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise InvalidInput("coordinates must be finite numbers")
+        territory = territory_of_point(lon, lat)
+        return self.choose(geography, as_of, territory).lookup(lon, lat, tolerance_m)
