@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from app.db.migrate import upgrade
+from app.spatial.index import QpvIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 GEODATA = Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata")).resolve()
@@ -77,3 +78,47 @@ def _pg_userinfo() -> str:
 def _pg_hostport() -> str:
     info = _pg_conninfo()
     return f"{info.get('host', '127.0.0.1')}:{info.get('port', '5432')}"
+
+
+def _import_both(url: str) -> None:
+    from app.data.importer import import_qpv_file
+    from app.db.session import make_engine
+
+    engine = make_engine(url)
+    import_qpv_file(engine, QPV2015_SHP)
+    import_qpv_file(engine, QPV2024_GEOJSON)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def loaded_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file holding both official geographies (read-only for tests)."""
+    url = _sqlite_url(tmp_path_factory.mktemp("loaded"))
+    upgrade(url)
+    _import_both(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def loaded_postgis_url() -> Iterator[str]:
+    """A PostGIS database holding both official geographies (read-only for tests)."""
+    name = f"qpv_test_loaded_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://{_pg_userinfo()}@{_pg_hostport()}/{name}"
+    try:
+        upgrade(url)
+        _import_both(url)
+        yield url
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def qpv_index(loaded_sqlite_url: str) -> QpvIndex:
+    """The in-memory index of both geographies, as the service loads it."""
+    from app.db.session import make_engine
+    from app.spatial.loader import load_index
+
+    return load_index(make_engine(loaded_sqlite_url))

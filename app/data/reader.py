@@ -155,6 +155,8 @@ def read_qpv_file(
     source_crs = crs or meta.get("crs")
     if not source_crs:
         raise ImportRefused(f"{path.name} declares no CRS; give it with --crs (e.g. EPSG:2154)")
+    if len(wkb) == 0:
+        raise ImportRefused(f"{path.name} holds no feature")
     fields = {name.lower(): values for name, values in zip(meta["fields"], field_data, strict=True)}
     codes_col = _pick(fields, CODE_FIELDS)
     names_col = _pick(fields, NAME_FIELDS)
@@ -163,8 +165,6 @@ def read_qpv_file(
             f"{path.name} has no QPV code/name fields (expected CODE_QP/NOM_QP or "
             f"code_qp/lib_qp; found {', '.join(meta['fields'])})"
         )
-    if len(codes_col) == 0:
-        raise ImportRefused(f"{path.name} holds no feature")
     codes = [str(c).strip() if c is not None else "" for c in codes_col]
     found = _detect_geography(codes, geography)
     duplicates = [code for code, n in Counter(codes).items() if n > 1]
