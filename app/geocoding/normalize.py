@@ -151,7 +151,9 @@ REPETITIONS: dict[str, str] = {
 _REP_WORDS = "|".join(sorted(REPETITIONS, key=len, reverse=True))
 
 # Mojibake: UTF-8 read as Windows-1252 (seen in real BAN exports: "AllÃ©e", "lâ€™").
-_MOJIBAKE = re.compile("[ÃÂâ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+_MOJIBAKE = re.compile(
+    "[ÃÂâ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
+)
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _POSTCODE = re.compile(r"(?<!\d)(\d{5})(?!\d)")
 # House number at the start: "12", "12bis", "12 bis", "12B", "12-14" (first kept), "12/14".
@@ -208,12 +210,12 @@ def _expand(tokens: list[str]) -> list[str]:
 
 @lru_cache(maxsize=262144)
 def normalize_street(name: str) -> str:
-    """Canonical street name: folded, abbreviations expanded ("Bd St-Germain" -> "boulevard saint germain")."""
+    """Canonical street name: "Bd St-Germain" -> "boulevard saint germain"."""
     return " ".join(_expand(fold(name).split()))
 
 
 def street_key(normalized: str) -> str:
-    """Matching key of a normalised street name: articles dropped ("rue de la paix" -> "rue paix")."""
+    """Matching key, articles dropped: "rue de la paix" -> "rue paix"."""
     tokens = [t for t in normalized.split() if t not in ARTICLES]
     return " ".join(tokens) if tokens else normalized
 

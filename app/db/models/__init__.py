@@ -1,6 +1,7 @@
 """All mapped tables; import this package to register them on ``Base.metadata``."""
 
+from app.db.models.addresses import BanAddress, BanImport, BanStreet
 from app.db.models.base import Base
 from app.db.models.qpv import Dataset, Qpv
 
-__all__ = ["Base", "Dataset", "Qpv"]
+__all__ = ["BanAddress", "BanImport", "BanStreet", "Base", "Dataset", "Qpv"]

@@ -1,0 +1,568 @@
+"""The ``local`` offline geocoder: BAN streets and address points held in memory.
+
+Matching, in order: restrict to communes (citycode, postcode, city name: exact, then fuzzy),
+find the street in those communes (exact normalised key, key without its type word, then
+rapidfuzz), then the house number with its repetition index. When the number is missing
+the answer is the street; when the street is missing, the commune. Scores follow BAN's
+scale: about 0.97 for a clean exact address, lower as the text needed repairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+from rapidfuzz import fuzz, process
+from sqlalchemy import Engine, text
+
+from app.geocoding.base import AddressQuery, Candidate, GeocodeResult, MatchType
+from app.geocoding.normalize import (
+    HouseNumber,
+    ParsedAddress,
+    canonical_rep,
+    normalize_city,
+    normalize_street,
+    parse_address,
+    parse_housenumber,
+    street_key,
+    street_type,
+    strip_type,
+)
+
+# Score factors, tuned against the bench (bench/bench_geocoder.py) and BAN's own scale.
+TOP_SCORE = 0.97  # a clean, exact, complete address (BAN gives 0.95-0.98)
+REP_MISMATCH = 0.9  # "12 bis" asked, only "12" exists (or the reverse)
+NUMBER_MISSING = 0.8  # the street exists, the number does not: answer the street
+STREET_NOT_FOUND = 0.45  # a street was asked and not found: the commune alone
+COMMUNE_ONLY = 0.9  # only a commune was asked, and it was found
+NO_COMMUNE_HINT = 0.85  # neither postcode nor city: a street found anywhere
+POSTCODE_ONLY = 0.99  # postcode without city name (or city contradicting it)
+TYPE_DIFFERS = 0.85  # "avenue X" asked, only "rue X" exists
+TYPE_MISSING = 0.95  # "12 Villette" for "12 boulevard de la Villette"
+FUZZY_CUTOFF = 72.0  # rapidfuzz ratio below which a street is not considered
+CITY_FUZZY_CUTOFF = 82.0
+# Beyond this many streets in a scope, the fuzzy pass is skipped (a national search
+# without any commune hint would cost tens of milliseconds per address).
+MAX_FUZZY_STREETS = 60_000
+
+# Communes with arrondissements: the commune code stands for all its arrondissements.
+_PLM = {
+    "75056": tuple(f"751{i:02d}" for i in range(1, 21)),
+    "13055": tuple(f"132{i:02d}" for i in range(1, 17)),
+    "69123": tuple(f"6938{i}" for i in range(1, 10)),
+}
+_ARR_SUFFIX = re.compile(r"\s+\d+\s*(?:er|e|ème|eme)?\s+arrondissement$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Communes an address is searched in, and how sure we are of them (0..1)."""
+
+    citycodes: frozenset[str] | None  # None: everywhere
+    factor: float
+
+
+@dataclass(slots=True)
+class _StreetHit:
+    street: int
+    score: float
+
+
+class LocalGeocoder:
+    """Offline BAN geocoder over in-memory arrays; build it with :meth:`load`."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        s_citycode: list[str],
+        s_postcode: list[str],
+        s_city: list[str],
+        s_old_city: list[str | None],
+        s_delivery: list[str | None],
+        s_name: list[str],
+        s_norm: list[str],
+        s_ban_id: list[str | None],
+        s_lon: NDArray[np.float64],
+        s_lat: NDArray[np.float64],
+        s_start: NDArray[np.int64],
+        s_end: NDArray[np.int64],
+        a_numero: NDArray[np.int64],
+        a_rep: list[str],
+        a_lon: NDArray[np.float64],
+        a_lat: NDArray[np.float64],
+        a_ban_id: list[str],
+    ) -> None:
+        self._s_citycode = s_citycode
+        self._s_postcode = s_postcode
+        self._s_city = [_ARR_SUFFIX.sub("", c) for c in s_city]
+        self._s_name = s_name
+        self._s_ban_id = s_ban_id
+        self._s_lon = s_lon
+        self._s_lat = s_lat
+        self._s_start = s_start
+        self._s_end = s_end
+        self._a_numero = a_numero
+        self._a_rep = a_rep
+        self._a_lon = a_lon
+        self._a_lat = a_lat
+        self._a_ban_id = a_ban_id
+        self._numbers: list[dict[tuple[int, str], list[int]] | None] = [None] * len(s_name)
+
+        self._keys: list[str] = [street_key(n) for n in s_norm]
+        self._by_key: dict[str, list[int]] = {}
+        self._by_notype: dict[str, list[int]] = {}
+        self._by_city_norm: dict[tuple[str, str], list[int]] = {}
+        self._commune_streets: dict[str, list[int]] = {}
+        self._postcode_communes: dict[str, set[str]] = {}
+        self._city_names: dict[str, set[str]] = {}
+        self._commune_name: dict[str, str] = {}
+        for i, key in enumerate(self._keys):
+            code = s_citycode[i]
+            self._by_key.setdefault(key, []).append(i)
+            self._by_notype.setdefault(strip_type(key), []).append(i)
+            self._by_city_norm.setdefault((code, s_norm[i]), []).append(i)
+            self._commune_streets.setdefault(code, []).append(i)
+            self._postcode_communes.setdefault(s_postcode[i], set()).add(code)
+            self._commune_name.setdefault(code, s_city[i])
+            for alias in (s_city[i], s_old_city[i], s_delivery[i]):
+                if alias:
+                    self._city_names.setdefault(normalize_city(alias), set()).add(code)
+        for arrs in _PLM.values():
+            # "Paris" typed alone: every arrondissement, whatever the file's spelling.
+            present = {a for a in arrs if a in self._commune_streets}
+            if present:
+                self._city_names.setdefault(normalize_city(self._s_city_of(present)), set()).update(
+                    present
+                )
+        self._city_keys = list(self._city_names)
+        self._commune_point: dict[str, tuple[float, float]] = {
+            code: self._central_point(streets) for code, streets in self._commune_streets.items()
+        }
+        self._fuzzy_cache: dict[frozenset[str] | None, tuple[list[str], list[list[int]]]] = {}
+        self._parse = lru_cache(maxsize=4096)(parse_address)
+
+    def _s_city_of(self, citycodes: set[str]) -> str:
+        code = min(citycodes)
+        return self._s_city[self._commune_streets[code][0]]
+
+    def _central_point(self, streets: list[int]) -> tuple[float, float]:
+        # The street summary point nearest to the commune's mean: inside the commune.
+        idx = np.asarray(streets)
+        lon, lat = self._s_lon[idx], self._s_lat[idx]
+        d2 = (lon - lon.mean()) ** 2 + (lat - lat.mean()) ** 2
+        k = int(np.argmin(d2))
+        return float(lon[k]), float(lat[k])
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(cls, engine: Engine) -> LocalGeocoder:
+        """Build the geocoder from the ``ban_streets`` and ``ban_addresses`` tables."""
+        with engine.connect() as conn:
+            streets = conn.execute(
+                text(
+                    "SELECT id, citycode, postcode, city, old_city, delivery_city, name, "
+                    "name_norm, ban_id, lon, lat FROM ban_streets ORDER BY id"
+                )
+            ).all()
+            addresses = conn.execute(
+                text(
+                    "SELECT street_id, numero, rep, lon, lat, ban_id FROM ban_addresses "
+                    "ORDER BY street_id, numero, rep"
+                )
+            ).all()
+        ids = np.fromiter((r[0] for r in streets), dtype=np.int64, count=len(streets))
+        a_cols = list(zip(*addresses, strict=True)) if addresses else [()] * 6
+        a_street = np.asarray(a_cols[0], dtype=np.int64)
+        # Addresses come sorted by street id: each street owns one contiguous slice.
+        start = np.searchsorted(a_street, ids, side="left").astype(np.int64)
+        end = np.searchsorted(a_street, ids, side="right").astype(np.int64)
+        return cls(
+            s_citycode=[r[1] for r in streets],
+            s_postcode=[r[2] for r in streets],
+            s_city=[r[3] for r in streets],
+            s_old_city=[r[4] for r in streets],
+            s_delivery=[r[5] for r in streets],
+            s_name=[r[6] for r in streets],
+            s_norm=[r[7] for r in streets],
+            s_ban_id=[r[8] for r in streets],
+            s_lon=np.asarray([r[9] for r in streets], dtype=np.float64),
+            s_lat=np.asarray([r[10] for r in streets], dtype=np.float64),
+            s_start=start,
+            s_end=end,
+            a_numero=np.asarray(a_cols[1], dtype=np.int64),
+            a_rep=[canonical_rep(r) for r in a_cols[2]],
+            a_lon=np.asarray(a_cols[3], dtype=np.float64),
+            a_lat=np.asarray(a_cols[4], dtype=np.float64),
+            a_ban_id=list(a_cols[5]),
+        )
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def street_count(self) -> int:
+        """Number of streets loaded."""
+        return len(self._s_name)
+
+    @property
+    def address_count(self) -> int:
+        """Number of address points loaded."""
+        return len(self._a_ban_id)
+
+    def has_commune(self, citycode: str) -> bool:
+        """Whether the commune (or, for Paris/Lyon/Marseille, an arrondissement) is loaded."""
+        if citycode in self._commune_streets:
+            return True
+        return any(a in self._commune_streets for a in _PLM.get(citycode, ()))
+
+    def street_points(
+        self, candidate: Candidate
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Lon/lat arrays of every address point of the candidate's street (empty if unknown)."""
+        streets: list[int] = []
+        if candidate.street and candidate.citycode:
+            norm = normalize_street(candidate.street)
+            for code in (candidate.citycode, *_PLM.get(candidate.citycode, ())):
+                streets.extend(self._by_city_norm.get((code, norm), ()))
+        if not streets:
+            return np.empty(0, dtype=np.float64), np.empty(0, dtype=np.float64)
+        parts = [np.arange(self._s_start[s], self._s_end[s]) for s in streets]
+        idx = np.concatenate(parts)
+        return self._a_lon[idx], self._a_lat[idx]
+
+    async def geocode(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
+        """Geocode one address (CPU work inline: a fraction of a millisecond)."""
+        return GeocodeResult(candidates=self.search(query, limit))
+
+    async def geocode_many(
+        self, queries: Sequence[AddressQuery], limit: int = 1
+    ) -> list[GeocodeResult]:
+        """Geocode many addresses, in order."""
+        return [GeocodeResult(candidates=self.search(q, limit)) for q in queries]
+
+    async def aclose(self) -> None:
+        """Nothing to release: everything is in memory."""
+
+    # ------------------------------------------------------------------ matching
+
+    def search(self, query: AddressQuery, limit: int = 5) -> list[Candidate]:
+        """Ranked candidates for one query (synchronous core of :meth:`geocode`)."""
+        parsed = self._parsed(query)
+        number = parsed.housenumber
+        street_text = parsed.street
+        scopes = self._scopes(parsed, query.citycode)
+        if not scopes and street_text and number is None and not parsed.city:
+            # "Paris 19e", "Bondy": the whole text is a commune.
+            whole = self._city_names.get(normalize_city(street_text))
+            if whole:
+                return self._commune_candidates(_Scope(frozenset(whole), 1.0), COMMUNE_ONLY, limit)
+        if not scopes and street_text and not parsed.postcode and not query.citycode:
+            # "12 rue de la Paix Paris": no comma, no postcode; try the last words as a city.
+            split = self._split_trailing_city(street_text)
+            if split is not None:
+                street_text, scope = split
+                scopes = [scope]
+        if not scopes:
+            if not street_text or (parsed.postcode or query.citycode or parsed.city):
+                return []  # a commune was named and it is not loaded
+            scopes = [_Scope(None, NO_COMMUNE_HINT)]
+        if not street_text:
+            if number is not None and parsed.city is None and not parsed.postcode:
+                return []
+            return self._commune_candidates(scopes[0], COMMUNE_ONLY, limit)
+
+        key = street_key(normalize_street(street_text))
+        if not key:
+            return self._commune_candidates(scopes[0], COMMUNE_ONLY, limit)
+        for scope in scopes:
+            hits = self._find_streets(key, scope)
+            if hits:
+                return self._rank(hits, number, scope.factor, limit)
+        if scopes[0].citycodes is None:
+            return []
+        return self._commune_candidates(scopes[0], STREET_NOT_FOUND, limit)
+
+    def _parsed(self, query: AddressQuery) -> ParsedAddress:
+        if query.q and query.q.strip():
+            parsed = self._parse(query.q)
+            return ParsedAddress(
+                parsed.housenumber or parse_housenumber(query.numero),
+                parsed.street or (query.voie or "").strip(),
+                parsed.postcode or _postcode(query.code_postal),
+                parsed.city or (query.commune or "").strip() or None,
+            )
+        number = parse_housenumber(query.numero)
+        voie = (query.voie or "").strip()
+        if number is None and voie:
+            # "12 bis rue X" given whole in the street field.
+            inner = self._parse(voie)
+            if inner.housenumber is not None and inner.street:
+                number, voie = inner.housenumber, inner.street
+        return ParsedAddress(
+            number, voie, _postcode(query.code_postal), (query.commune or "").strip() or None
+        )
+
+    def _scopes(self, parsed: ParsedAddress, citycode: str | None) -> list[_Scope]:
+        """Commune restrictions to try, most specific first."""
+        scopes: list[_Scope] = []
+        if citycode and citycode.strip():
+            codes = self._known((citycode.strip().upper(), *_PLM.get(citycode.strip(), ())))
+            if codes:
+                scopes.append(_Scope(codes, 1.0))
+        by_city: tuple[frozenset[str], float] | None = None
+        if parsed.city:
+            by_city = self._resolve_city(parsed.city)
+        if parsed.postcode:
+            codes = frozenset(self._postcode_communes.get(parsed.postcode, ()))
+            if codes:
+                if by_city and codes & by_city[0]:
+                    scopes.append(_Scope(codes & by_city[0], 1.0))
+                    scopes.append(_Scope(codes, POSTCODE_ONLY))
+                else:
+                    scopes.append(_Scope(codes, POSTCODE_ONLY))
+            elif by_city is None:
+                # A mistyped or unknown postcode: its département still narrows the search.
+                dep = parsed.postcode[:2]
+                codes = frozenset(c for c in self._commune_streets if c.startswith(dep))
+                if codes:
+                    scopes.append(_Scope(codes, 0.9))
+        if by_city:
+            scopes.append(_Scope(by_city[0], by_city[1]))
+        # Drop repeats, keeping the first (best) factor.
+        seen: set[frozenset[str] | None] = set()
+        unique = []
+        for s in scopes:
+            if s.citycodes not in seen:
+                seen.add(s.citycodes)
+                unique.append(s)
+        return unique
+
+    def _known(self, codes: Sequence[str]) -> frozenset[str]:
+        return frozenset(c for c in codes if c in self._commune_streets)
+
+    def _resolve_city(self, city: str) -> tuple[frozenset[str], float] | None:
+        key = normalize_city(city)
+        if not key:
+            return None
+        exact = self._city_names.get(key)
+        if exact:
+            return frozenset(exact), 1.0
+        best = process.extractOne(
+            key, self._city_keys, scorer=fuzz.ratio, score_cutoff=CITY_FUZZY_CUTOFF
+        )
+        if best is None:
+            return None
+        return frozenset(self._city_names[best[0]]), float(best[1]) / 100.0
+
+    def _split_trailing_city(self, street_text: str) -> tuple[str, _Scope] | None:
+        words = street_text.split()
+        # The city is at most four words, and something must remain for the street.
+        for n in range(min(4, len(words) - 1), 0, -1):
+            tail = " ".join(words[-n:])
+            codes = self._city_names.get(normalize_city(tail))
+            if codes:
+                return " ".join(words[:-n]), _Scope(frozenset(codes), 1.0)
+        return None
+
+    def _in_scope(self, streets: list[int], scope: _Scope) -> list[int]:
+        if scope.citycodes is None:
+            return streets
+        codes = scope.citycodes
+        return [s for s in streets if self._s_citycode[s] in codes]
+
+    def _find_streets(self, key: str, scope: _Scope) -> list[_StreetHit]:
+        exact = self._in_scope(self._by_key.get(key, []), scope)
+        if exact:
+            return [_StreetHit(s, 1.0) for s in exact]
+        query_type = street_type(key)
+        notype = strip_type(key)
+        loose = self._in_scope(self._by_notype.get(notype, []), scope)
+        if loose:
+            factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
+            return [_StreetHit(s, factor) for s in loose]
+        choices, groups = self._fuzzy_choices(scope)
+        if not choices:
+            return []
+        found = process.extract(key, choices, scorer=fuzz.ratio, limit=8, score_cutoff=FUZZY_CUTOFF)
+        if query_type is None:
+            # No type typed: compare with the names stripped of theirs too.
+            found += [
+                (c, s * TYPE_MISSING, i)
+                for c, s, i in process.extract(
+                    notype,
+                    [strip_type(c) for c in choices] if len(choices) < 2000 else [],
+                    scorer=fuzz.ratio,
+                    limit=8,
+                    score_cutoff=FUZZY_CUTOFF,
+                )
+            ]
+        hits: dict[int, float] = {}
+        for _choice, score, idx in found:
+            for s in groups[idx]:
+                sim = _fuzzy_score(float(score))
+                if sim > hits.get(s, 0.0):
+                    hits[s] = sim
+        return [_StreetHit(s, v) for s, v in hits.items()]
+
+    def _fuzzy_choices(self, scope: _Scope) -> tuple[list[str], list[list[int]]]:
+        cached = self._fuzzy_cache.get(scope.citycodes)
+        if cached is not None:
+            return cached
+        streets: Sequence[int]
+        if scope.citycodes is None:
+            streets = range(len(self._keys))
+        else:
+            streets = [s for c in sorted(scope.citycodes) for s in self._commune_streets.get(c, ())]
+        if len(streets) > MAX_FUZZY_STREETS:
+            result: tuple[list[str], list[list[int]]] = ([], [])
+        else:
+            by_key: dict[str, list[int]] = {}
+            for s in streets:
+                by_key.setdefault(self._keys[s], []).append(s)
+            result = (list(by_key), list(by_key.values()))
+        if len(self._fuzzy_cache) > 4096:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[scope.citycodes] = result
+        return result
+
+    def _number_index(self, street: int) -> dict[tuple[int, str], list[int]]:
+        index = self._numbers[street]
+        if index is None:
+            index = {}
+            for a in range(int(self._s_start[street]), int(self._s_end[street])):
+                index.setdefault((int(self._a_numero[a]), self._a_rep[a]), []).append(a)
+            self._numbers[street] = index
+        return index
+
+    def _rank(
+        self, hits: list[_StreetHit], number: HouseNumber | None, factor: float, limit: int
+    ) -> list[Candidate]:
+        best = max(h.score for h in hits)
+        # Near-ties only: a far weaker fuzzy street never outranks the number found on a
+        # good one, but two equally good streets both get their chance at the number.
+        hits = [h for h in hits if h.score >= best - 0.12]
+        out: list[tuple[float, int, Candidate]] = []
+        for h in hits:
+            base = TOP_SCORE * h.score * factor
+            if number is not None:
+                addr, rep_ok = self._find_number(h.street, number)
+                if addr is not None:
+                    score = base * (1.0 if rep_ok else REP_MISMATCH)
+                    out.append((score, 0, self._address_candidate(h.street, addr, score)))
+                    continue
+                base *= NUMBER_MISSING
+            out.append((base, 1, self._street_candidate(h.street, base)))
+        out.sort(key=lambda t: (-t[0], t[1]))
+        return _dedupe([c for _, _, c in out])[:limit]
+
+    def _find_number(self, street: int, number: HouseNumber) -> tuple[int | None, bool]:
+        index = self._number_index(street)
+        found = index.get((number.number, number.rep))
+        if found:
+            return found[0], True
+        # "12 bis" asked and only "12" exists, or "12" asked and only "12 bis": the same
+        # building in practice, at a lower score.
+        if number.rep:
+            plain = index.get((number.number, ""))
+            if plain:
+                return plain[0], False
+        for (num, _rep), addrs in index.items():
+            if num == number.number:
+                return addrs[0], False
+        return None, False
+
+    def _address_candidate(self, street: int, addr: int, score: float) -> Candidate:
+        rep = self._a_rep[addr]
+        housenumber = f"{int(self._a_numero[addr])}{_REP_LABEL.get(rep, rep)}"
+        city = self._s_city[street]
+        postcode = self._s_postcode[street]
+        return Candidate(
+            label=f"{housenumber} {self._s_name[street]} {postcode} {city}",
+            score=round(score, 4),
+            type=MatchType.HOUSENUMBER,
+            lon=float(self._a_lon[addr]),
+            lat=float(self._a_lat[addr]),
+            citycode=self._s_citycode[street],
+            postcode=postcode,
+            city=city,
+            street=self._s_name[street],
+            housenumber=housenumber,
+            id=self._a_ban_id[addr],
+        )
+
+    def _street_candidate(self, street: int, score: float) -> Candidate:
+        city = self._s_city[street]
+        postcode = self._s_postcode[street]
+        return Candidate(
+            label=f"{self._s_name[street]} {postcode} {city}",
+            score=round(score, 4),
+            type=MatchType.STREET,
+            lon=float(self._s_lon[street]),
+            lat=float(self._s_lat[street]),
+            citycode=self._s_citycode[street],
+            postcode=postcode,
+            city=city,
+            street=self._s_name[street],
+            id=self._s_ban_id[street],
+        )
+
+    def _commune_candidates(self, scope: _Scope, base: float, limit: int) -> list[Candidate]:
+        if scope.citycodes is None:
+            return []
+        score = round(base * scope.factor, 4)
+        out = []
+        for code in sorted(scope.citycodes)[:limit]:
+            lon, lat = self._commune_point[code]
+            first = self._commune_streets[code][0]
+            city = self._s_city[first]
+            name = self._commune_name[code]
+            out.append(
+                Candidate(
+                    label=name,
+                    score=score,
+                    type=MatchType.MUNICIPALITY,
+                    lon=lon,
+                    lat=lat,
+                    citycode=code,
+                    postcode=self._s_postcode[first],
+                    city=city,
+                    id=code,
+                )
+            )
+        return out
+
+
+# BAN labels: "12bis", "12ter"; Paris publishes one-letter indexes ("12b") that we keep.
+_REP_LABEL = {"b": "bis", "t": "ter", "q": "quater"}
+
+
+def _fuzzy_score(ratio: float) -> float:
+    """Rapidfuzz ratio (0-100) to a street similarity that falls faster than the ratio."""
+    sim = ratio / 100.0
+    return sim * sim
+
+
+def _postcode(value: str | None) -> str | None:
+    if not value:
+        return None
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) == 4:
+        digits = "0" + digits  # "1000" for 01000: spreadsheets drop the leading zero
+    return digits if len(digits) == 5 else None
+
+
+def _dedupe(candidates: list[Candidate]) -> list[Candidate]:
+    seen: set[tuple[str | None, str]] = set()
+    out = []
+    for c in candidates:
+        key = (c.id, c.label)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
