@@ -1,0 +1,26 @@
+"""The application through ``create_app`` and its lifespan, on each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgis"])
+def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """A client of the app loaded from a SQLite file, then from PostGIS."""
+    url = request.getfixturevalue(f"loaded_{request.param}_url")
+    with TestClient(create_app(Settings(database_url=url, geocoders=[]))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def sqlite_client(loaded_sqlite_url: str) -> Iterator[TestClient]:
+    """A client of the app on the embedded default only."""
+    with TestClient(create_app(Settings(database_url=loaded_sqlite_url, geocoders=[]))) as c:
+        yield c

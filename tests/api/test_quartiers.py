@@ -1,0 +1,84 @@
+"""``/v1/qpv``, ``/v1/qpv/{code}``, ``/v1/datasets`` and the probes."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+BONDY_2015 = {"QP093012", "QP093013", "QP093014"}
+
+
+def test_quartiers_are_listed_by_departement_with_pagination(client: TestClient) -> None:
+    first = client.get("/v1/qpv", params={"departement": "93", "limit": 10}).json()
+    second = client.get("/v1/qpv", params={"departement": "93", "limit": 10, "offset": 10}).json()
+    assert first["geography"] == "2024" and first["total"] == second["total"] > 20
+    assert len(first["items"]) == 10
+    codes = [q["code"] for q in first["items"] + second["items"]]
+    assert len(set(codes)) == 20 and all(c.startswith("QN093") for c in codes)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"geography": "2015", "commune": "bondy"}, BONDY_2015),
+        ({"geography": "2015", "name": "goutte d'or"}, {"QP075012"}),
+        ({"name": "GOUTTE D'OR"}, {"QN07511M"}),
+        ({"commune": "93010"}, {"QN09312I", "QN09313I", "QN09314M"}),
+    ],
+)
+def test_quartiers_are_filtered_by_commune_and_name(
+    client: TestClient, params: dict[str, str], expected: set[str]
+) -> None:
+    body = client.get("/v1/qpv", params=params | {"limit": 100}).json()
+    assert {q["code"] for q in body["items"]} == expected
+
+
+def test_a_quartier_is_a_geojson_feature(client: TestClient) -> None:
+    response = client.get("/v1/qpv/QN07511M")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/geo+json"
+    feature = response.json()
+    assert feature["type"] == "Feature" and feature["id"] == "QN07511M"
+    assert feature["geometry"]["type"] == "MultiPolygon"
+    assert feature["properties"]["geography"] == "2024"
+    assert feature["properties"]["name"] == "Goutte D'Or"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/v1/qpv/QN07599M", 404), ("/v1/qpv/QP095999", 404), ("/v1/qpv/XYZ", 422),
+     ("/v1/qpv?limit=100000", 422), ("/v1/qpv?departement=ABC", 422), ("/v2/nothing", 404)],
+)
+def test_unknown_or_malformed_requests_are_problems(
+    client: TestClient, path: str, status: int
+) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_datasets_show_provenance_and_what_is_in_use(client: TestClient) -> None:
+    datasets = client.get("/v1/datasets").json()
+    assert {(d["geography"], d["feature_count"], d["in_use"]) for d in datasets} == {
+        ("2015", 1514, True), ("2024", 1584, True),
+    }
+    assert all(len(d["sha256"]) == 64 for d in datasets)
+
+
+def test_probes_report_live_and_ready(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert set(ready.json()["checks"]) == {"database", "qpv2015", "qpv2024"}
+
+
+def test_an_empty_database_is_live_but_not_ready(sqlite_url: str) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    with TestClient(create_app(Settings(database_url=sqlite_url, geocoders=[]))) as empty:
+        assert empty.get("/healthz").status_code == 200
+        assert empty.get("/readyz").status_code == 503
+        response = empty.get("/v1/point", params={"lat": 48.8, "lon": 2.3})
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
