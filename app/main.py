@@ -31,7 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ", ".join(
                 f"{g} ({geo.dataset.feature_count} QPV, {geo.dataset.version})"
                 for g, geo in app.state.index.geographies.items()
-            ) or "no geography",
+            )
+            or "no geography",
         )
         try:
             yield

@@ -23,8 +23,11 @@ class DatasetRef(BaseModel):
     def of(cls, info: DatasetInfo) -> DatasetRef:
         """From the core's dataset info."""
         return cls(
-            id=info.id, geography=str(info.geography), version=info.version,
-            source_name=info.source_name, imported_at=info.imported_at,
+            id=info.id,
+            geography=str(info.geography),
+            version=info.version,
+            source_name=info.source_name,
+            imported_at=info.imported_at,
         )
 
 
@@ -42,8 +45,11 @@ class Quartier(BaseModel):
     def of(cls, info: QpvInfo) -> Quartier:
         """From the core's quartier info."""
         return cls(
-            code=info.code, name=info.name, departement=info.departement,
-            territory=info.territory, communes=list(info.communes),
+            code=info.code,
+            name=info.name,
+            departement=info.departement,
+            territory=info.territory,
+            communes=list(info.communes),
             insee_codes=list(info.insee_codes),
         )
 

@@ -43,17 +43,28 @@ def import_qpv_file(
         if existing is not None:
             log.info("%s already imported as dataset %s", qpv_file.source_name, existing.id)
             return ImportReport(
-                existing.id, Geography(existing.geography), existing.feature_count,
-                existing.repaired_count, existing.sha256, created=False,
+                existing.id,
+                Geography(existing.geography),
+                existing.feature_count,
+                existing.repaired_count,
+                existing.sha256,
+                created=False,
             )
         dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
         report = ImportReport(
-            dataset.id, qpv_file.geography, len(qpv_file.rows), qpv_file.repaired_count,
-            qpv_file.sha256, created=True,
+            dataset.id,
+            qpv_file.geography,
+            len(qpv_file.rows),
+            qpv_file.repaired_count,
+            qpv_file.sha256,
+            created=True,
         )
     log.info(
         "imported %s: geography %s, %d QPV (%d repaired) as dataset %d",
-        qpv_file.source_name, report.geography, report.feature_count, report.repaired_count,
+        qpv_file.source_name,
+        report.geography,
+        report.feature_count,
+        report.repaired_count,
         report.dataset_id,
     )
     return report

@@ -116,8 +116,10 @@ def _to_wgs84(geoms: np.ndarray[Any, Any], crs: CRS) -> np.ndarray[Any, Any]:
     if crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
         return geoms
     transformer = Transformer.from_crs(crs, 4326, always_xy=True)
-    return np.asarray(  # type: ignore[no-any-return]
-        shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return np.asarray(
+        shapely.transform(
+            geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+        )
     )
 
 
@@ -133,8 +135,7 @@ def _detect_geography(codes: list[str], expected: Geography | None) -> Geography
                 f"({'QPdddnnn' if geography == Geography.QPV2015 else 'QNdddnnX'}): {sample}"
             )
     raise ImportRefused(
-        "the codes match neither QPdddnnn (2015) nor QNdddnnX (2024): "
-        + ", ".join(codes[:5])
+        "the codes match neither QPdddnnn (2015) nor QNdddnnX (2024): " + ", ".join(codes[:5])
     )
 
 

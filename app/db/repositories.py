@@ -80,7 +80,12 @@ def dataset_quartiers(session: Session, dataset_id: int) -> list[StoredQpv]:
     """The quartiers of one dataset, ordered by code."""
     rows = session.execute(
         select(
-            Qpv.code, Qpv.name, Qpv.departement, Qpv.territory, Qpv.communes, Qpv.insee_codes,
+            Qpv.code,
+            Qpv.name,
+            Qpv.departement,
+            Qpv.territory,
+            Qpv.communes,
+            Qpv.insee_codes,
             Qpv.geom,
         )
         .where(Qpv.dataset_id == dataset_id)

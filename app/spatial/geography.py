@@ -46,7 +46,7 @@ def geography_of_code(code: str) -> Geography:
 
 
 def departement_of_code(code: str) -> str:
-    """The département of a QPV code: "QN07511M" -> "75", "QP02A001" -> "2A", "QN97401M" -> "974"."""
+    """The département of a QPV code: QN07511M -> 75, QP02A001 -> 2A, QN97401M -> 974."""
     dept = code[2:5]
     return dept[1:] if dept.startswith("0") else dept
 

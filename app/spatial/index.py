@@ -179,7 +179,7 @@ class GeographyIndex:
         name: str | None = None,
     ) -> list[int]:
         """Ids of the quartiers matching every filter given (accent- and case-insensitive)."""
-        ids = range(len(self.infos))
+        ids: list[int] = list(range(len(self.infos)))
         if departement:
             dept = departement.strip().upper().lstrip("0") or "0"
             ids = [i for i in ids if self.infos[i].departement.lstrip("0") == dept]
@@ -209,14 +209,24 @@ class GeographyIndex:
         hits = self.covering(lon, lat)
         inside = bool(hits)
         territory = (
-            TERRITORY_BY_KEY[self.infos[hits[0]].territory] if inside else territory_of_point(lon, lat)
+            TERRITORY_BY_KEY[self.infos[hits[0]].territory]
+            if inside
+            else territory_of_point(lon, lat)
         )
         qpv = self.infos[hits[0]] if inside else None
         also_in = tuple(self.infos[i] for i in hits[1:])
         if territory is None or territory.key not in self.parts:
             return PointAnswer(
-                PointStatus.OUT, False, None, (), None, None, territory, self.geography,
-                self.dataset, "Outside every territory that has QPV in this geography.",
+                PointStatus.OUT,
+                False,
+                None,
+                (),
+                None,
+                None,
+                territory,
+                self.geography,
+                self.dataset,
+                "Outside every territory that has QPV in this geography.",
             )
         nearest_id, distance = self.nearest_boundary(lon, lat, territory)
         nearest = self.infos[nearest_id]
@@ -233,10 +243,21 @@ class GeographyIndex:
             reason = f"Inside {qpv.code} ({qpv.name}), {distance:.0f} m from its boundary."
         else:
             status = PointStatus.OUT
-            reason = f"Outside every QPV; the nearest is {nearest.code} ({nearest.name}) at {distance:.0f} m."
+            reason = (
+                f"Outside every QPV; the nearest is {nearest.code} ({nearest.name}) "
+                f"at {distance:.0f} m."
+            )
         return PointAnswer(
-            status, inside, qpv, also_in, nearest, distance, territory, self.geography,
-            self.dataset, reason,
+            status,
+            inside,
+            qpv,
+            also_in,
+            nearest,
+            distance,
+            territory,
+            self.geography,
+            self.dataset,
+            reason,
         )
 
 

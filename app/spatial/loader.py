@@ -31,7 +31,11 @@ def load_index(engine: Engine) -> QpvIndex:
             sources = [
                 QpvSource(
                     QpvInfo(
-                        q.code, q.name, q.departement, q.territory, _split(q.communes),
+                        q.code,
+                        q.name,
+                        q.departement,
+                        q.territory,
+                        _split(q.communes),
                         _split(q.insee_codes),
                     ),
                     q.geom,

@@ -42,19 +42,29 @@ def _transformer(source: int, target: int) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)
 
 
-_METRO_DEPTS = frozenset(
-    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
-)
+_METRO_DEPTS = frozenset([f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"])
 
 TERRITORIES: tuple[Territory, ...] = (
     Territory("hexagone", "Hexagone et Corse", 2154, False, _METRO_DEPTS, (-5.8, 41.2, 10.0, 51.6)),
-    Territory("antilles", "Guadeloupe, Martinique, Saint-Martin", 5490, True,
-              frozenset({"971", "972", "977", "978"}), (-63.3, 14.2, -60.7, 18.2)),
+    Territory(
+        "antilles",
+        "Guadeloupe, Martinique, Saint-Martin",
+        5490,
+        True,
+        frozenset({"971", "972", "977", "978"}),
+        (-63.3, 14.2, -60.7, 18.2),
+    ),
     Territory("guyane", "Guyane", 2972, True, frozenset({"973"}), (-54.7, 2.0, -51.5, 6.0)),
     Territory("reunion", "La Réunion", 2975, True, frozenset({"974"}), (55.1, -21.5, 56.0, -20.8)),
     Territory("mayotte", "Mayotte", 4471, True, frozenset({"976"}), (44.9, -13.1, 45.4, -12.5)),
-    Territory("polynesie", "Polynésie française", 3297, True, frozenset({"987"}),
-              (-155.0, -28.0, -134.0, -7.0)),
+    Territory(
+        "polynesie",
+        "Polynésie française",
+        3297,
+        True,
+        frozenset({"987"}),
+        (-155.0, -28.0, -134.0, -7.0),
+    ),
 )
 TERRITORY_BY_KEY = {t.key: t for t in TERRITORIES}
 _BY_DEPT = {d: t for t in TERRITORIES for d in t.departements}

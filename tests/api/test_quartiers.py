@@ -46,8 +46,14 @@ def test_a_quartier_is_a_geojson_feature(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/v1/qpv/QN07599M", 404), ("/v1/qpv/QP095999", 404), ("/v1/qpv/XYZ", 422),
-     ("/v1/qpv?limit=100000", 422), ("/v1/qpv?departement=ABC", 422), ("/v2/nothing", 404)],
+    [
+        ("/v1/qpv/QN07599M", 404),
+        ("/v1/qpv/QP095999", 404),
+        ("/v1/qpv/XYZ", 422),
+        ("/v1/qpv?limit=100000", 422),
+        ("/v1/qpv?departement=ABC", 422),
+        ("/v2/nothing", 404),
+    ],
 )
 def test_unknown_or_malformed_requests_are_problems(
     client: TestClient, path: str, status: int
@@ -60,7 +66,8 @@ def test_unknown_or_malformed_requests_are_problems(
 def test_datasets_show_provenance_and_what_is_in_use(client: TestClient) -> None:
     datasets = client.get("/v1/datasets").json()
     assert {(d["geography"], d["feature_count"], d["in_use"]) for d in datasets} == {
-        ("2015", 1514, True), ("2024", 1584, True),
+        ("2015", 1514, True),
+        ("2024", 1584, True),
     }
     assert all(len(d["sha256"]) == 64 for d in datasets)
 

@@ -48,7 +48,9 @@ def test_official_files_import_with_their_counts_on_each_backend(
 ) -> None:
     report = import_qpv_file(make_engine(database_url), path)
     assert (report.geography, report.feature_count, report.repaired_count) == (
-        geography, count, repaired,
+        geography,
+        count,
+        repaired,
     )
     assert _counts(database_url) == (1, count)
     with Session(make_engine(database_url)) as session:
@@ -116,8 +118,12 @@ def test_the_full_official_2024_schema_is_mapped(tmp_path: Path) -> None:
     features = source["features"][:3]
     for feature in features:
         feature["properties"] |= {
-            "lib_com": "Bourg-en-Bresse", "insee_dep": "01", "lib_dep": "Ain",
-            "insee_reg": "84", "lib_reg": "Auvergne-Rhône-Alpes", "siren_epci": "200071751",
+            "lib_com": "Bourg-en-Bresse",
+            "insee_dep": "01",
+            "lib_dep": "Ain",
+            "insee_reg": "84",
+            "lib_reg": "Auvergne-Rhône-Alpes",
+            "siren_epci": "200071751",
         }
     path = tmp_path / "QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))

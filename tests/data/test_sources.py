@@ -33,10 +33,12 @@ class _Publisher(BaseHTTPRequestHandler):
         host = f"http://127.0.0.1:{self.server.server_address[1]}"
         if self.path == "/api/1/datasets/qpv/":
             body = json.dumps(
-                {"resources": [
-                    {"title": "Autre fichier.csv", "url": f"{host}/files/other.csv"},
-                    {"title": RESOURCE, "url": f"{host}/files/{RESOURCE}"},
-                ]}
+                {
+                    "resources": [
+                        {"title": "Autre fichier.csv", "url": f"{host}/files/other.csv"},
+                        {"title": RESOURCE, "url": f"{host}/files/{RESOURCE}"},
+                    ]
+                }
             ).encode()
         elif self.path == f"/files/{RESOURCE}":
             body = PAYLOAD
@@ -106,7 +108,10 @@ def test_a_download_with_the_wrong_hash_is_refused_and_not_kept(
 
 
 def test_an_unreachable_publisher_is_a_clear_error(tmp_path: Path) -> None:
-    with httpx.Client(timeout=2) as client, pytest.raises(UpstreamError, match="could not download"):
+    with (
+        httpx.Client(timeout=2) as client,
+        pytest.raises(UpstreamError, match="could not download"),
+    ):
         fetch(_source("http://127.0.0.1:9"), tmp_path, tmp_path / "cache", client)
 
 

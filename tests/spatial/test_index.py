@@ -73,9 +73,7 @@ def test_known_points_are_in_their_quartier(
 def test_the_same_point_can_differ_between_geographies(
     qpv_index: QpvIndex, lat: float, lon: float, in_2015: bool, in_2024: bool
 ) -> None:
-    answers = {
-        g: qpv_index.lookup(lon, lat, TOLERANCE, geography=g).status for g in Geography
-    }
+    answers = {g: qpv_index.lookup(lon, lat, TOLERANCE, geography=g).status for g in Geography}
     assert answers[Geography.QPV2015] is (PointStatus.IN if in_2015 else PointStatus.OUT)
     assert answers[Geography.QPV2024] is (PointStatus.IN if in_2024 else PointStatus.OUT)
 
@@ -116,7 +114,7 @@ def test_overseas_distances_are_metric_and_match_the_ellipsoid(
     x, y = t.to_metric().transform(lon, lat)
     local = int(np.flatnonzero(part.ids == geo.by_code[answer.nearest.code])[0])  # type: ignore[union-attr]
     near = shapely.shortest_line(shapely.Point(x, y), part.boundaries[local])
-    (x1, y1), (x2, y2) = shapely.get_coordinates(near)
+    _start, (x2, y2) = shapely.get_coordinates(near)
     (blon, blat) = t.from_metric().transform(x2, y2)
     _, _, geodesic = GEOD.inv(lon, lat, blon, blat)
     assert answer.distance_m == pytest.approx(geodesic, rel=2e-3, abs=0.5)
@@ -188,9 +186,7 @@ def test_vectorised_tagging_agrees_with_single_lookups(geo: GeographyIndex) -> N
 @pytest.mark.parametrize(
     ("departement", "minimum"), [("93", 50), ("2A", 3), ("974", 40), ("075", 15)]
 )
-def test_search_filters_by_departement(
-    qpv_index: QpvIndex, departement: str, minimum: int
-) -> None:
+def test_search_filters_by_departement(qpv_index: QpvIndex, departement: str, minimum: int) -> None:
     geo = qpv_index.get(Geography.QPV2024)
     ids = geo.search(departement=departement)
     assert len(ids) >= minimum

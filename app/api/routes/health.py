@@ -30,4 +30,6 @@ def readyz(request: Request) -> Health:
     except SQLAlchemyError:
         raise NotReady("the database does not answer") from None
     loaded = {str(g): geo.dataset.version for g, geo in index.geographies.items()}
-    return Health(status="ok", checks={"database": "ok"} | {f"qpv{g}": v for g, v in loaded.items()})
+    return Health(
+        status="ok", checks={"database": "ok"} | {f"qpv{g}": v for g, v in loaded.items()}
+    )

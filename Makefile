@@ -1,0 +1,60 @@
+# Every target sets up what it needs: a fresh machine of this kind only needs `make run` or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export QPV_DATA_DIR ?= $(abspath ../shared/geodata)
+export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
+
+.PHONY: setup data run test lint postgis services bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# Schema, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and the offline geocoder.
+data: setup
+	$(BIN)/qpv db upgrade
+	$(BIN)/qpv data sync
+	$(MAKE) var/.ban-imported
+
+var/.ban-imported: $(BAN_FILES) | setup
+	$(if $(BAN_FILES),$(BIN)/qpv geocoder import $(BAN_FILES),@echo "no BAN file under $(QPV_DATA_DIR)/ban: address lookups need the ban provider")
+	mkdir -p var && touch $@
+
+run: data
+	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
+		--workers $(WORKERS) --no-access-log
+
+# PostGIS for the PostgreSQL backend tests (Debian package; needs root, as on these machines).
+postgis:
+	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3; }
+
+# PostgreSQL and Redis are started with the machine; start them again if they stopped.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
+		--port 6379 --save "" --appendonly no --dir /tmp --logfile /tmp/redis-qpv.log
+
+test: setup postgis services
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/ruff format --check app tests bench migrations
+	$(BIN)/mypy
+
+bench: data postgis services
+	$(BIN)/python -m bench.bench_pip
+	$(BIN)/python -m bench.bench_http
+
+clean:
+	rm -rf var $(VENV)
