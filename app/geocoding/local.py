@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 from sqlalchemy import Engine, text
 
 from app.geocoding.base import AddressQuery, Candidate, GeocodeResult, MatchType
@@ -24,6 +25,7 @@ from app.geocoding.normalize import (
     HouseNumber,
     ParsedAddress,
     canonical_rep,
+    fold,
     normalize_city,
     normalize_street,
     parse_address,
@@ -43,7 +45,7 @@ NO_COMMUNE_HINT = 0.85  # neither postcode nor city: a street found anywhere
 POSTCODE_ONLY = 0.99  # postcode without city name (or city contradicting it)
 TYPE_DIFFERS = 0.85  # "avenue X" asked, only "rue X" exists
 TYPE_MISSING = 0.95  # "12 Villette" for "12 boulevard de la Villette"
-FUZZY_CUTOFF = 72.0  # rapidfuzz ratio below which a street is not considered
+FUZZY_CUTOFF = 0.7  # normalised OSA similarity below which a street is not considered
 CITY_FUZZY_CUTOFF = 82.0
 # Beyond this many streets in a scope, the fuzzy pass is skipped (a national search
 # without any commune hint would cost tens of milliseconds per address).
@@ -144,7 +146,9 @@ class LocalGeocoder:
         self._commune_point: dict[str, tuple[float, float]] = {
             code: self._central_point(streets) for code, streets in self._commune_streets.items()
         }
-        self._fuzzy_cache: dict[frozenset[str] | None, tuple[list[str], list[list[int]]]] = {}
+        self._fuzzy_cache: dict[
+            frozenset[str] | None, tuple[list[str], list[str], list[list[int]]]
+        ] = {}
         self._parse = lru_cache(maxsize=4096)(parse_address)
 
     def _s_city_of(self, citycodes: set[str]) -> str:
@@ -283,7 +287,7 @@ class LocalGeocoder:
         for scope in scopes:
             hits = self._find_streets(key, scope)
             if hits:
-                return self._rank(hits, number, scope.factor, limit)
+                return self._rank(hits, number, scope.factor, limit, street_text)
         if scopes[0].citycodes is None:
             return []
         return self._commune_candidates(scopes[0], STREET_NOT_FOUND, limit)
@@ -380,37 +384,34 @@ class LocalGeocoder:
         exact = self._in_scope(self._by_key.get(key, []), scope)
         if exact:
             return [_StreetHit(s, 1.0) for s in exact]
+        # No exact key: gather the name without its type word and fuzzy neighbours, and
+        # let the house number decide between close ones (see _rank).
+        hits: dict[int, float] = {}
         query_type = street_type(key)
         notype = strip_type(key)
-        loose = self._in_scope(self._by_notype.get(notype, []), scope)
-        if loose:
-            factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
-            return [_StreetHit(s, factor) for s in loose]
-        choices, groups = self._fuzzy_choices(scope)
+        loose_factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
+        for s in self._in_scope(self._by_notype.get(notype, []), scope):
+            hits[s] = loose_factor
+        choices, notype_choices, groups = self._fuzzy_choices(scope)
         if not choices:
-            return []
-        found = process.extract(key, choices, scorer=fuzz.ratio, limit=8, score_cutoff=FUZZY_CUTOFF)
+            return [_StreetHit(s, v) for s, v in hits.items()]
+        passes = [(key, choices, 1.0)]
         if query_type is None:
-            # No type typed: compare with the names stripped of theirs too.
-            found += [
-                (c, s * TYPE_MISSING, i)
-                for c, s, i in process.extract(
-                    notype,
-                    [strip_type(c) for c in choices] if len(choices) < 2000 else [],
-                    scorer=fuzz.ratio,
-                    limit=8,
-                    score_cutoff=FUZZY_CUTOFF,
-                )
-            ]
-        hits: dict[int, float] = {}
-        for _choice, score, idx in found:
-            for s in groups[idx]:
-                sim = _fuzzy_score(float(score))
-                if sim > hits.get(s, 0.0):
-                    hits[s] = sim
+            # No type typed ("12 Villette"): compare with names stripped of theirs too.
+            passes.append((notype, notype_choices, TYPE_MISSING))
+        for query, pool, factor in passes:
+            found = process.extract(
+                query, pool, scorer=OSA.normalized_similarity, limit=8, score_cutoff=FUZZY_CUTOFF
+            )
+            for _choice, score, idx in found:
+                sim = float(score) * factor
+                for s in groups[idx]:
+                    if sim > hits.get(s, 0.0):
+                        hits[s] = sim
         return [_StreetHit(s, v) for s, v in hits.items()]
 
-    def _fuzzy_choices(self, scope: _Scope) -> tuple[list[str], list[list[int]]]:
+    def _fuzzy_choices(self, scope: _Scope) -> tuple[list[str], list[str], list[list[int]]]:
+        """Unique street keys of a scope (with and without type word) and their streets."""
         cached = self._fuzzy_cache.get(scope.citycodes)
         if cached is not None:
             return cached
@@ -420,12 +421,13 @@ class LocalGeocoder:
         else:
             streets = [s for c in sorted(scope.citycodes) for s in self._commune_streets.get(c, ())]
         if len(streets) > MAX_FUZZY_STREETS:
-            result: tuple[list[str], list[list[int]]] = ([], [])
+            result: tuple[list[str], list[str], list[list[int]]] = ([], [], [])
         else:
             by_key: dict[str, list[int]] = {}
             for s in streets:
                 by_key.setdefault(self._keys[s], []).append(s)
-            result = (list(by_key), list(by_key.values()))
+            keys = list(by_key)
+            result = (keys, [strip_type(k) for k in keys], list(by_key.values()))
         if len(self._fuzzy_cache) > 4096:
             self._fuzzy_cache.clear()
         self._fuzzy_cache[scope.citycodes] = result
@@ -441,25 +443,38 @@ class LocalGeocoder:
         return index
 
     def _rank(
-        self, hits: list[_StreetHit], number: HouseNumber | None, factor: float, limit: int
+        self,
+        hits: list[_StreetHit],
+        number: HouseNumber | None,
+        factor: float,
+        limit: int,
+        typed: str,
     ) -> list[Candidate]:
         best = max(h.score for h in hits)
         # Near-ties only: a far weaker fuzzy street never outranks the number found on a
         # good one, but two equally good streets both get their chance at the number.
         hits = [h for h in hits if h.score >= best - 0.12]
-        out: list[tuple[float, int, Candidate]] = []
+        out: list[tuple[float, int, float, Candidate]] = []
+        # Tie-break on the name as typed: a commune publishing "Av X" and "Avenue X" as two
+        # streets, the spelling typed picks one.
+        folded = fold(typed) if len(hits) > 1 else ""
         for h in hits:
             base = TOP_SCORE * h.score * factor
             if number is not None:
                 addr, rep_ok = self._find_number(h.street, number)
                 if addr is not None:
                     score = base * (1.0 if rep_ok else REP_MISMATCH)
-                    out.append((score, 0, self._address_candidate(h.street, addr, score)))
+                    cand = self._address_candidate(h.street, addr, score)
+                    out.append((score, 0, self._spelling(folded, h.street), cand))
                     continue
                 base *= NUMBER_MISSING
-            out.append((base, 1, self._street_candidate(h.street, base)))
-        out.sort(key=lambda t: (-t[0], t[1]))
-        return _dedupe([c for _, _, c in out])[:limit]
+            street_cand = self._street_candidate(h.street, base)
+            out.append((base, 1, self._spelling(folded, h.street), street_cand))
+        out.sort(key=lambda t: (-t[0], t[1], -t[2]))
+        return _dedupe([t[3] for t in out])[:limit]
+
+    def _spelling(self, folded: str, street: int) -> float:
+        return fuzz.ratio(folded, fold(self._s_name[street])) if folded else 0.0
 
     def _find_number(self, street: int, number: HouseNumber) -> tuple[int | None, bool]:
         index = self._number_index(street)
@@ -540,12 +555,6 @@ class LocalGeocoder:
 
 # BAN labels: "12bis", "12ter"; Paris publishes one-letter indexes ("12b") that we keep.
 _REP_LABEL = {"b": "bis", "t": "ter", "q": "quater"}
-
-
-def _fuzzy_score(ratio: float) -> float:
-    """Rapidfuzz ratio (0-100) to a street similarity that falls faster than the ratio."""
-    sim = ratio / 100.0
-    return sim * sim
 
 
 def _postcode(value: str | None) -> str | None:

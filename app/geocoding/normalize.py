@@ -311,10 +311,22 @@ def _split_number(street_part: str) -> tuple[HouseNumber | None, str]:
         return number, folded[m.start(3) :].strip(" ,")
     rep = m.group(2) or letter or m.group(4) or ""
     rest = folded[m.end() :].strip(" ,")
-    if not rest:
-        # A bare number is not a house number without a street ("75019" is handled before).
-        return HouseNumber(int(m.group(1)), canonical_rep(rep)), ""
+    if not rep:
+        # Paris publishes two-letter indexes ("199 bv Boulevard Davout", "62bp Rue X"): a
+        # short token right before a street type word is an index, not part of the name.
+        head, _, tail = rest.partition(" ")
+        following = fold(tail).split(" ", 1)[0] if tail else ""
+        if (
+            _SHORT_REP.fullmatch(head.lower())
+            and head.lower() not in ARTICLES
+            and head.lower() not in STREET_TYPES
+            and following in STREET_TYPES
+        ):
+            rep, rest = head, tail.strip(" ,")
     return HouseNumber(int(m.group(1)), canonical_rep(rep)), rest
+
+
+_SHORT_REP = re.compile(r"[a-z]{1,2}\d?")
 
 
 def _looks_like_city(last: str, before: list[str]) -> bool:

@@ -212,6 +212,14 @@ def test_housenumber_label() -> None:
         ("12, Allée Racine", ParsedAddress(HouseNumber(12), "Allée Racine", None, None)),
         ("10-12 rue X", ParsedAddress(HouseNumber(10), "rue X", None, None)),
         ("3 AllÃ©e Racine 93140", ParsedAddress(HouseNumber(3), "Allée Racine", "93140", None)),
+        # Paris two-letter indexes, recognised before a street type word.
+        (
+            "199 bv Boulevard Davout 75020 Paris",
+            ParsedAddress(HouseNumber(199, "bv"), "Boulevard Davout", "75020", "Paris"),
+        ),
+        ("62bp Rue de l'Ourcq", ParsedAddress(HouseNumber(62, "bp"), "Rue de l'Ourcq", None, None)),
+        ("12 la rue haute", ParsedAddress(HouseNumber(12), "la rue haute", None, None)),
+        ("12 bd de la Villette", ParsedAddress(HouseNumber(12), "bd de la Villette", None, None)),
         # No comma and no postcode: the city is left in the street for the geocoder to find.
         ("12 rue X Paris", ParsedAddress(HouseNumber(12), "rue X Paris", None, None)),
     ],
