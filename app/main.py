@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import problems
-from app.api.routes import datasets, health, points, quartiers
+from app.api.routes import addresses, datasets, health, points, quartiers
 from app.db.session import make_engine
+from app.geocoding.providers import build_geocoders
 from app.settings import Settings
 from app.spatial.loader import load_index
 
@@ -34,9 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             or "no geography",
         )
+        app.state.geocoders = build_geocoders(settings, engine)
         try:
             yield
         finally:
+            for geocoder in app.state.geocoders.values():
+                await geocoder.aclose()
             engine.dispose()
 
     app = FastAPI(
@@ -47,8 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.index = None
+    app.state.geocoders = {}
     problems.install(app)
     app.include_router(health.router)
-    for router in (points.router, quartiers.router, datasets.router):
+    for router in (points.router, addresses.router, quartiers.router, datasets.router):
         app.include_router(router, prefix="/v1")
     return app

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from app.db.migrate import upgrade
+from app.geocoding.local import LocalGeocoder
 from app.spatial.index import QpvIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,3 +123,21 @@ def qpv_index(loaded_sqlite_url: str) -> QpvIndex:
     from app.spatial.loader import load_index
 
     return load_index(make_engine(loaded_sqlite_url))
+
+
+@pytest.fixture(scope="session")
+def geocoded_sqlite_url(loaded_sqlite_url: str) -> str:
+    """The loaded SQLite file plus the offline geocoder's tables (Bondy and Paris BAN)."""
+    from app.db.session import make_engine
+    from app.geocoding.ban_import import import_ban_files
+
+    import_ban_files(make_engine(loaded_sqlite_url), [BAN_BONDY, BAN_PARIS])
+    return loaded_sqlite_url
+
+
+@pytest.fixture(scope="session")
+def local_geocoder(geocoded_sqlite_url: str) -> LocalGeocoder:
+    """The offline geocoder built from the Bondy and Paris BAN files."""
+    from app.db.session import make_engine
+
+    return LocalGeocoder.load(make_engine(geocoded_sqlite_url))

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from app.addresses import AddressResolver
 from app.errors import NotReady
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -26,6 +27,10 @@ def _index(request: Request) -> QpvIndex:
     if index is None:
         raise NotReady("the QPV index is not loaded yet")
     return index
+
+
+def _resolver(request: Request) -> AddressResolver:
+    return AddressResolver(_index(request), request.app.state.geocoders, request.app.state.settings)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -58,3 +63,4 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 IndexDep = Annotated[QpvIndex, Depends(_index)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
+ResolverDep = Annotated[AddressResolver, Depends(_resolver)]

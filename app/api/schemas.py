@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.addresses import AddressAnswer, StreetSpread
+from app.geocoding.base import Candidate
 from app.spatial.index import DatasetInfo, PointAnswer, QpvInfo
 
 
@@ -141,3 +143,107 @@ class Health(BaseModel):
 
     status: Literal["ok"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class Geocoding(BaseModel):
+    """The geocoding candidate an answer rests on."""
+
+    provider: str
+    label: str
+    score: float
+    type: Literal["housenumber", "street", "locality", "municipality"]
+    lon: float
+    lat: float
+    citycode: str | None
+    postcode: str | None
+    city: str | None
+    street: str | None
+    housenumber: str | None
+
+    @classmethod
+    def of(cls, candidate: Candidate, provider: str) -> Geocoding:
+        """From a provider's candidate."""
+        return cls(
+            provider=provider,
+            label=candidate.label,
+            score=round(candidate.score, 4),
+            type=candidate.type.value,
+            lon=candidate.lon,
+            lat=candidate.lat,
+            citycode=candidate.citycode,
+            postcode=candidate.postcode,
+            city=candidate.city,
+            street=candidate.street,
+            housenumber=candidate.housenumber,
+        )
+
+
+class Street(BaseModel):
+    """How the BAN address points of a street-level match fall with respect to QPV."""
+
+    address_points: int
+    in_qpv: int
+    share_in_qpv: float
+    qpv_codes: list[str]
+
+    @classmethod
+    def of(cls, spread: StreetSpread) -> Street:
+        """From the resolver's street spread."""
+        return cls(
+            address_points=spread.address_points,
+            in_qpv=spread.in_qpv,
+            share_in_qpv=round(spread.in_qpv / spread.address_points, 4),
+            qpv_codes=list(spread.codes),
+        )
+
+
+class Alternative(BaseModel):
+    """Another candidate, as likely as the best one, with a different QPV answer."""
+
+    geocoding: Geocoding
+    point: PointResult
+
+
+class AddressResult(BaseModel):
+    """Whether an address is in a QPV, and how sure the answer is."""
+
+    status: Literal[
+        "in",
+        "out",
+        "near_boundary",
+        "commune_without_qpv",
+        "street_partial",
+        "ambiguous",
+        "not_found",
+    ]
+    reason: str
+    qpv: Quartier | None = Field(description="the quartier holding the address, if any")
+    geocoding: Geocoding | None
+    point: PointResult | None = Field(description="the QPV answer at the geocoded position")
+    street: Street | None = Field(description="for street-level matches")
+    alternatives: list[Alternative]
+    geography: str
+    dataset: DatasetRef
+
+    @classmethod
+    def of(cls, answer: AddressAnswer) -> AddressResult:
+        """From the resolver's answer."""
+        best, point, street = answer.candidate, answer.point, answer.street
+        holds = answer.status.value in ("in", "near_boundary") and point is not None
+        return cls(
+            status=answer.status.value,
+            reason=answer.reason,
+            qpv=Quartier.of(point.qpv) if holds and point and point.qpv else None,
+            geocoding=Geocoding.of(best, answer.provider) if best else None,
+            point=PointResult.of(point, best.lon, best.lat) if point and best else None,
+            street=Street.of(street) if street else None,
+            alternatives=[
+                Alternative(
+                    geocoding=Geocoding.of(c, answer.provider),
+                    point=PointResult.of(p, c.lon, c.lat),
+                )
+                for c, p in answer.alternatives
+            ],
+            geography=str(answer.geography.geography),
+            dataset=DatasetRef.of(answer.geography.dataset),
+        )

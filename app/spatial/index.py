@@ -14,6 +14,7 @@ import shapely
 from numpy.typing import NDArray
 
 from app.errors import GeographyNotLoaded, InvalidInput
+from app.spatial.communes import CommuneIndex
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.territories import (
     TERRITORIES,
@@ -113,6 +114,7 @@ class GeographyIndex:
     geoms: NDArray[np.object_]
     tree: shapely.STRtree
     parts: dict[str, _TerritoryPart]
+    communes: CommuneIndex
     by_code: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -143,6 +145,7 @@ class GeographyIndex:
             geoms=geoms,
             tree=shapely.STRtree(geoms),
             parts=parts,
+            communes=CommuneIndex.build((i.departement, i.communes, i.insee_codes) for i in infos),
             by_code={info.code: i for i, info in enumerate(infos)},
         )
 

@@ -24,3 +24,11 @@ def sqlite_client(loaded_sqlite_url: str) -> Iterator[TestClient]:
     """A client of the app on the embedded default only."""
     with TestClient(create_app(Settings(database_url=loaded_sqlite_url, geocoders=[]))) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def geocoding_client(geocoded_sqlite_url: str) -> Iterator[TestClient]:
+    """A client of the app with the offline geocoder (Bondy and Paris BAN)."""
+    settings = Settings(database_url=geocoded_sqlite_url, geocoders=["local"])
+    with TestClient(create_app(settings)) as c:
+        yield c

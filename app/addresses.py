@@ -1,0 +1,302 @@
+"""Address -> geocoder -> QPV answer, with a status that says how sure the answer is."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+from pyproj import Geod
+
+from app.errors import InvalidInput, UpstreamError
+from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
+from app.settings import Settings
+from app.spatial.communes import departement_of_citycode
+from app.spatial.geography import Geography
+from app.spatial.index import GeographyIndex, PointAnswer, QpvIndex
+from app.spatial.territories import Territory, territory_of_departement, territory_of_point
+
+MAX_QUERY_CHARS = 250
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_POSTCODE = re.compile(r"^\d{5}$")
+_CITYCODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+_GEOD = Geod(ellps="GRS80")
+
+
+class AddressStatus(StrEnum):
+    """Status of an address answer."""
+
+    IN = "in"
+    OUT = "out"
+    NEAR_BOUNDARY = "near_boundary"
+    COMMUNE_WITHOUT_QPV = "commune_without_qpv"
+    STREET_PARTIAL = "street_partial"
+    AMBIGUOUS = "ambiguous"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class StreetSpread:
+    """How a street's BAN address points fall with respect to QPV."""
+
+    address_points: int
+    in_qpv: int
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddressAnswer:
+    """The answer for one address."""
+
+    status: AddressStatus
+    reason: str
+    provider: str
+    geography: GeographyIndex
+    candidate: Candidate | None = None
+    point: PointAnswer | None = None  # the QPV answer at the candidate's position
+    street: StreetSpread | None = None
+    alternatives: tuple[tuple[Candidate, PointAnswer], ...] = field(default_factory=tuple)
+
+
+@runtime_checkable
+class StreetPoints(Protocol):
+    """A provider that knows the address points of a street (the local geocoder)."""
+
+    def street_points(
+        self, candidate: Candidate
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
+
+def validate(query: AddressQuery) -> AddressQuery:
+    """Refuse empty, oversized, binary or malformed input; return the query trimmed."""
+    fields = {
+        name: (value.strip() if value is not None else None)
+        for name, value in (
+            ("q", query.q),
+            ("numero", query.numero),
+            ("voie", query.voie),
+            ("code_postal", query.code_postal),
+            ("commune", query.commune),
+            ("citycode", query.citycode),
+        )
+    }
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if len(value) > MAX_QUERY_CHARS:
+            raise InvalidInput(f"{name} is longer than {MAX_QUERY_CHARS} characters")
+        if _CONTROL.search(value):
+            raise InvalidInput(f"{name} contains control characters")
+    if not (
+        fields["q"]
+        or fields["voie"]
+        or fields["commune"]
+        or fields["citycode"]
+        or fields["code_postal"]
+    ):
+        raise InvalidInput("give q (free text) or at least voie, commune, code_postal or citycode")
+    postcode = fields["code_postal"]
+    if postcode and (not _POSTCODE.match(postcode) or not _known_postcode(postcode)):
+        raise InvalidInput(f"code_postal {postcode!r} is not a French postcode")
+    citycode = (fields["citycode"] or "").upper() or None
+    if citycode and not _CITYCODE.match(citycode):
+        raise InvalidInput(f"citycode {citycode!r} is not an INSEE commune code")
+    return AddressQuery(
+        q=fields["q"] or None,
+        numero=fields["numero"] or None,
+        voie=fields["voie"] or None,
+        code_postal=postcode or None,
+        commune=fields["commune"] or None,
+        citycode=citycode,
+    )
+
+
+def _known_postcode(postcode: str) -> bool:
+    # Postcodes start with the département number: 01-95, 97x/98x overseas (20 for Corsica).
+    prefix = int(postcode[:2])
+    return 1 <= prefix <= 95 or prefix in (97, 98)
+
+
+class AddressResolver:
+    """Geocodes an address and answers it against the QPV index."""
+
+    def __init__(
+        self, index: QpvIndex, geocoders: Mapping[str, Geocoder], settings: Settings
+    ) -> None:
+        self.index = index
+        self.geocoders = geocoders
+        self.settings = settings
+
+    def geocoder(self, provider: str | None) -> Geocoder:
+        """The named provider, or the default (the first configured)."""
+        if not self.geocoders:
+            raise InvalidInput("no geocoder is configured on this service (QPV_GEOCODERS)")
+        if provider is None:
+            return next(iter(self.geocoders.values()))
+        try:
+            return self.geocoders[provider]
+        except KeyError:
+            raise InvalidInput(
+                f"provider must be one of {sorted(self.geocoders)}, not {provider!r}"
+            ) from None
+
+    async def resolve(
+        self,
+        query: AddressQuery,
+        provider: str | None = None,
+        geography: Geography | None = None,
+        as_of: date | None = None,
+    ) -> AddressAnswer:
+        """Validate, geocode and answer one address."""
+        query = validate(query)
+        geocoder = self.geocoder(provider)
+        result = await geocoder.geocode(query, limit=5)
+        if result.error is not None:
+            raise UpstreamError(
+                f"the {geocoder.name} geocoder failed: {result.error.value}",
+                provider=geocoder.name,
+                error=result.error.value,
+            )
+        return self.answer(query, result, geocoder, geography, as_of)
+
+    def answer(
+        self,
+        query: AddressQuery,
+        result: GeocodeResult,
+        geocoder: Geocoder,
+        geography: Geography | None = None,
+        as_of: date | None = None,
+    ) -> AddressAnswer:
+        """Turn a geocoding result into an address answer (also used by batches)."""
+        tolerance = self.settings.boundary_tolerance_m
+        good = [c for c in result.candidates if c.score >= self.settings.geocoder_min_score]
+        best = good[0] if good else None
+        territory = _territory(best, query)
+        geo = self.index.choose(geography, as_of, territory)
+        name = geocoder.name
+
+        citycode = best.citycode if best else query.citycode
+        city = best.city if best else query.commune
+        if geo.communes.has_qpv(citycode, city) is False:
+            point = geo.lookup(best.lon, best.lat, tolerance) if best else None
+            if point is None or not point.inside:
+                return AddressAnswer(
+                    AddressStatus.COMMUNE_WITHOUT_QPV,
+                    f"The commune {city or citycode} has no QPV in the {geo.geography} geography.",
+                    name,
+                    geo,
+                    best,
+                    point,
+                )
+        if best is None:
+            return AddressAnswer(
+                AddressStatus.NOT_FOUND,
+                f"No geocoding candidate reached the minimum score "
+                f"{self.settings.geocoder_min_score:g}.",
+                name,
+                geo,
+            )
+        point = geo.lookup(best.lon, best.lat, tolerance)
+        rivals = self._rivals(best, good[1:], geo, point)
+        if rivals:
+            return AddressAnswer(
+                AddressStatus.AMBIGUOUS,
+                f"{len(rivals) + 1} candidates score within "
+                f"{self.settings.ambiguity_score_margin:g} of each other, in different places "
+                "with different QPV answers.",
+                name,
+                geo,
+                best,
+                point,
+                alternatives=rivals,
+            )
+        if best.type in (MatchType.MUNICIPALITY, MatchType.LOCALITY):
+            return AddressAnswer(
+                AddressStatus.NOT_FOUND,
+                f"Only the {best.type.value} was found, and it has QPV: the address cannot be "
+                "placed precisely enough.",
+                name,
+                geo,
+                best,
+                point,
+            )
+        if best.type is MatchType.STREET:
+            street = self._street(best, geo)
+            if street is not None:
+                return _street_answer(street, name, geo, best, point)
+        return AddressAnswer(
+            AddressStatus(point.status.value), point.reason, name, geo, best, point
+        )
+
+    def _rivals(
+        self,
+        best: Candidate,
+        others: list[Candidate],
+        geo: GeographyIndex,
+        point: PointAnswer,
+    ) -> tuple[tuple[Candidate, PointAnswer], ...]:
+        """Close-scoring candidates far from the best one whose QPV answer differs."""
+        rivals = []
+        for other in others:
+            if best.score - other.score > self.settings.ambiguity_score_margin:
+                break
+            _, _, metres = _GEOD.inv(best.lon, best.lat, other.lon, other.lat)
+            if metres <= self.settings.ambiguity_distance_m:
+                continue
+            answer = geo.lookup(other.lon, other.lat, self.settings.boundary_tolerance_m)
+            if _qpv_key(answer) != _qpv_key(point):
+                rivals.append((other, answer))
+        return tuple(rivals)
+
+    def _street(self, candidate: Candidate, geo: GeographyIndex) -> StreetSpread | None:
+        """Tag every address point of the candidate's street, when a provider knows them."""
+        for geocoder in self.geocoders.values():
+            if isinstance(geocoder, StreetPoints):
+                lon, lat = geocoder.street_points(candidate)
+                if len(lon):
+                    ids = geo.tag(lon, lat)
+                    inside = ids[ids >= 0]
+                    codes = tuple(sorted({geo.infos[i].code for i in np.unique(inside)}))
+                    return StreetSpread(len(lon), int(inside.size), codes)
+        return None
+
+
+def _street_answer(
+    street: StreetSpread, name: str, geo: GeographyIndex, best: Candidate, point: PointAnswer
+) -> AddressAnswer:
+    n, k = street.address_points, street.in_qpv
+    if k == 0:
+        status, reason = (
+            AddressStatus.OUT,
+            f"Street-level match: none of its {n} address points is in a QPV.",
+        )
+    elif k == n and len(street.codes) == 1:
+        status = AddressStatus.IN
+        reason = f"Street-level match: all {n} address points are in {street.codes[0]}."
+    else:
+        status = AddressStatus.STREET_PARTIAL
+        reason = (
+            f"Street-level match: {k} of its {n} address points are in a QPV "
+            f"({', '.join(street.codes)}); give the house number to decide."
+        )
+    return AddressAnswer(status, reason, name, geo, best, point, street)
+
+
+def _qpv_key(answer: PointAnswer) -> tuple[bool, str | None]:
+    return answer.inside, answer.qpv.code if answer.qpv else None
+
+
+def _territory(candidate: Candidate | None, query: AddressQuery) -> Territory | None:
+    if candidate is not None:
+        return territory_of_point(candidate.lon, candidate.lat)
+    if query.citycode:
+        try:
+            return territory_of_departement(departement_of_citycode(query.citycode))
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,39 @@
+"""Build the configured geocoders (``QPV_GEOCODERS``), in order of preference."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.geocoding.ban import BanGeocoder
+from app.geocoding.base import Geocoder
+from app.geocoding.local import LocalGeocoder
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_geocoders(settings: Settings, engine: Engine) -> dict[str, Geocoder]:
+    """The enabled providers by name; ``local`` is skipped while its tables are empty."""
+    geocoders: dict[str, Geocoder] = {}
+    for name in settings.geocoders:
+        if name == "ban":
+            geocoders[name] = BanGeocoder.from_settings(settings)
+        elif name == "local":
+            try:
+                local = LocalGeocoder.load(engine)
+            except SQLAlchemyError:
+                log.warning("local geocoder unavailable: run `qpv db upgrade`")
+                continue
+            if local.address_count == 0:
+                log.warning("local geocoder has no address: run `qpv geocoder import`")
+                continue
+            log.info(
+                "local geocoder: %d streets, %d addresses", local.street_count, local.address_count
+            )
+            geocoders[name] = local
+        else:
+            raise ValueError(f"unknown geocoder {name!r} in QPV_GEOCODERS (local, ban)")
+    return geocoders

@@ -1,0 +1,83 @@
+"""``GET /v1/address``: geocoding and QPV answer in one call, errors as problems."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def test_an_address_in_a_qpv_answers_in_with_its_geocoding(geocoding_client: TestClient) -> None:
+    response = geocoding_client.get("/v1/address", params={"q": "4 rue Eric Tabarly 93140 Bondy"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "in"
+    assert body["qpv"]["code"] == "QN09314M"
+    assert body["geocoding"]["provider"] == "local"
+    assert body["geocoding"]["type"] == "housenumber"
+    assert body["geocoding"]["citycode"] == "93010"
+    assert body["geocoding"]["score"] >= 0.9
+    assert body["point"]["status"] == "in"
+    assert body["geography"] == "2024" and body["dataset"]["version"]
+
+
+def test_structured_fields_and_as_of_work(geocoding_client: TestClient) -> None:
+    params = {
+        "numero": "4",
+        "voie": "rue Eric Tabarly",
+        "code_postal": "93140",
+        "commune": "Bondy",
+        "as_of": "2019-09-01",
+    }
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert (body["status"], body["qpv"]["code"], body["geography"]) == ("in", "QP093014", "2015")
+
+
+def test_a_street_partly_in_a_qpv_reports_its_spread(geocoding_client: TestClient) -> None:
+    body = geocoding_client.get("/v1/address", params={"q": "rue Polonceau 75018 Paris"}).json()
+    assert body["status"] == "street_partial"
+    assert body["qpv"] is None
+    assert body["street"]["qpv_codes"] == ["QN07511M"]
+    assert 0 < body["street"]["share_in_qpv"] < 1
+
+
+def test_a_commune_without_qpv_answers_without_a_match(geocoding_client: TestClient) -> None:
+    params = {"voie": "rue de la Paroisse", "commune": "Versailles", "citycode": "78646"}
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert body["status"] == "commune_without_qpv"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": ""},
+        {"q": "x" * 5000},
+        {"q": "12 rue de\x07 Paris"},
+        {"q": "12 rue de Paris", "code_postal": "00000"},
+        {"q": "12 rue de Paris", "provider": "nominatim"},
+        {"q": "12 rue de Paris", "geography": "2030"},
+    ],
+)
+def test_bad_address_input_is_a_problem(
+    geocoding_client: TestClient, params: dict[str, str]
+) -> None:
+    response = geocoding_client.get("/v1/address", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"]
+
+
+def test_a_service_without_geocoder_says_so(sqlite_client: TestClient) -> None:
+    response = sqlite_client.get("/v1/address", params={"q": "4 rue Eric Tabarly 93140 Bondy"})
+    assert response.status_code == 422
+    assert "no geocoder" in response.json()["detail"]
+
+
+def test_no_address_reaches_the_logs(
+    geocoding_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "Tabarly"
+    with caplog.at_level("DEBUG"):
+        geocoding_client.get("/v1/address", params={"q": f"4 rue Eric {secret} 93140 Bondy"})
+        geocoding_client.get("/v1/address", params={"q": f"4 rue {secret}\x01"})
+    assert all(secret not in record.getMessage() for record in caplog.records)

@@ -1,0 +1,137 @@
+"""Address answers: geocoding by the offline BAN geocoder, then an honest QPV status."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from app.addresses import AddressResolver, AddressStatus, validate
+from app.errors import InvalidInput
+from app.geocoding.base import AddressQuery, Candidate, GeocodeResult, MatchType
+from app.geocoding.local import LocalGeocoder
+from app.settings import Settings
+from app.spatial.geography import Geography
+from app.spatial.index import QpvIndex
+
+pytestmark = pytest.mark.anyio
+SETTINGS = Settings(geocoders=["local"])
+GOUTTE_DOR = (2.35313, 48.88699)  # in QN07511M
+CHATELET = (2.3470, 48.8589)  # far from any QPV
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def resolver(qpv_index: QpvIndex, local_geocoder: LocalGeocoder) -> AddressResolver:
+    return AddressResolver(qpv_index, {"local": local_geocoder}, SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code"),
+    [
+        ({"q": "4 rue Eric Tabarly 93140 Bondy"}, "in", "QN09314M"),
+        ({"q": "4 rue eric tabarly bondy", "as_of": "2019-05-01"}, "in", "QP093014"),
+        ({"numero": "6", "voie": "av Suzanne Buisson", "code_postal": "93140"}, "in", "QN09314M"),
+        ({"q": "1 allée Marguerite Duras 93140 Bondy"}, "out", None),
+        ({"q": "5 avenue Anatole France 75007 Paris"}, "out", None),
+    ],
+)
+async def test_house_number_addresses_answer_in_or_out_with_the_code(
+    resolver: AddressResolver, fields: dict[str, str], status: str, code: str | None
+) -> None:
+    fields = dict(fields)
+    as_of = fields.pop("as_of", None)
+    answer = await resolver.resolve(
+        AddressQuery(**fields), as_of=date.fromisoformat(as_of) if as_of else None
+    )
+    assert answer.status.value == status
+    assert answer.candidate is not None and answer.candidate.type is MatchType.HOUSENUMBER
+    assert answer.point is not None
+    assert (answer.point.qpv.code if answer.point.qpv else None) == code
+
+
+async def test_a_street_partly_in_a_qpv_is_street_partial(resolver: AddressResolver) -> None:
+    answer = await resolver.resolve(AddressQuery(q="rue Polonceau 75018 Paris"))
+    assert answer.status is AddressStatus.STREET_PARTIAL
+    assert answer.street is not None
+    assert 0 < answer.street.in_qpv < answer.street.address_points
+    assert answer.street.codes == ("QN07511M",)
+
+
+async def test_a_street_wholly_outside_qpv_is_out(resolver: AddressResolver) -> None:
+    answer = await resolver.resolve(AddressQuery(q="avenue Anatole France 75007 Paris"))
+    assert answer.status is AddressStatus.OUT
+    assert answer.street is not None and answer.street.in_qpv == 0
+
+
+@pytest.mark.parametrize("as_of", [None, "2017-03-01"])
+async def test_a_commune_without_qpv_is_certain_without_an_address_match(
+    resolver: AddressResolver, as_of: str | None
+) -> None:
+    answer = await resolver.resolve(
+        AddressQuery(voie="rue de la Paroisse", commune="Versailles", citycode="78646"),
+        as_of=date.fromisoformat(as_of) if as_of else None,
+    )
+    assert answer.status is AddressStatus.COMMUNE_WITHOUT_QPV
+    assert answer.geography.geography is (Geography.QPV2015 if as_of else Geography.QPV2024)
+
+
+async def test_only_a_commune_with_qpv_is_not_found(resolver: AddressResolver) -> None:
+    answer = await resolver.resolve(AddressQuery(q="Bondy"))
+    assert answer.status is AddressStatus.NOT_FOUND
+    assert answer.candidate is not None and answer.candidate.type is MatchType.MUNICIPALITY
+
+
+async def test_nothing_above_the_minimum_score_is_not_found(resolver: AddressResolver) -> None:
+    answer = await resolver.resolve(AddressQuery(q="zzzz qqqq wwww"))
+    assert answer.status is AddressStatus.NOT_FOUND
+    assert answer.candidate is None
+
+
+def _candidate(lon_lat: tuple[float, float], score: float, label: str) -> Candidate:
+    return Candidate(label, score, MatchType.HOUSENUMBER, *lon_lat, citycode="75118")
+
+
+@pytest.mark.parametrize(
+    ("second", "score", "status"),
+    [
+        (CHATELET, 0.79, AddressStatus.AMBIGUOUS),  # close score, other place, other answer
+        (CHATELET, 0.60, AddressStatus.IN),  # clearly lower score
+        ((2.35320, 48.88695), 0.79, AddressStatus.IN),  # close score, same QPV answer
+    ],
+)
+def test_close_candidates_with_different_answers_are_ambiguous(
+    resolver: AddressResolver, second: tuple[float, float], score: float, status: AddressStatus
+) -> None:
+    result = GeocodeResult([_candidate(GOUTTE_DOR, 0.80, "A"), _candidate(second, score, "B")])
+    answer = resolver.answer(AddressQuery(q="x"), result, resolver.geocoder(None))
+    assert answer.status is status
+    assert len(answer.alternatives) == (1 if status is AddressStatus.AMBIGUOUS else 0)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (AddressQuery(q=""), "give q"),
+        (AddressQuery(q="   "), "give q"),
+        (AddressQuery(), "give q"),
+        (AddressQuery(q="x" * 5000), "longer than"),
+        (AddressQuery(q="12 rue\x00 de Paris"), "control characters"),
+        (AddressQuery(q="12 rue de Paris", code_postal="00000"), "not a French postcode"),
+        (AddressQuery(q="12 rue de Paris", code_postal="99999"), "not a French postcode"),
+        (AddressQuery(q="12 rue de Paris", code_postal="7501"), "not a French postcode"),
+        (AddressQuery(q="12 rue de Paris", citycode="ABCDE"), "not an INSEE"),
+    ],
+)
+def test_bad_input_is_refused(query: AddressQuery, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        validate(query)
+
+
+def test_an_unknown_provider_is_refused(resolver: AddressResolver) -> None:
+    with pytest.raises(InvalidInput, match="provider must be one of"):
+        resolver.geocoder("google")
