@@ -73,6 +73,10 @@ class _Build:
     ub: NDArray[np.float64]
     vb: NDArray[np.float64]
     epoly: NDArray[np.int64]  # polygon id of each edge
+    bx0: NDArray[np.float64]  # polygon bounding boxes, same units
+    by0: NDArray[np.float64]
+    bx1: NDArray[np.float64]
+    by1: NDArray[np.float64]
     eps: float  # EPS_DEG in fine-cell units
     x0: int
     y0: int
@@ -148,7 +152,10 @@ class CellGrid:
         leaf_ids: list[NDArray[np.int64]] = []
         n_leaves = 0
 
-        ctx = _Build(geoms, ua, va, ub, vb, epoly, eps, x0, y0, nx0, ny0, fine)
+        bounds = shapely.bounds(geoms)
+        bx0, bx1 = (bounds[:, 0] - x0) * scale, (bounds[:, 2] - x0) * scale
+        by0, by1 = (bounds[:, 1] - y0) * scale, (bounds[:, 3] - y0) * scale
+        ctx = _Build(geoms, ua, va, ub, vb, epoly, bx0, by0, bx1, by1, eps, x0, y0, nx0, ny0, fine)
         level = _root_level(ctx)
         root = np.full(nx0 * ny0, -1, dtype=_I32)
         chunks.append(root)
@@ -379,8 +386,25 @@ def _raster(
     loy = np.floor((np.minimum(y0, y1) - eps) / w).astype(_I64)
     hiy = np.floor((np.maximum(y0, y1) + eps) / w).astype(_I64)
     p = epoly[seg]
-    keys = np.concatenate([((cx * ny + cy) * npoly + p) for cx in (lox, hix) for cy in (loy, hiy)])
-    return np.unique(keys)
+    # Only the distinct corners of each 1x1, 2x1, 1x2 or 2x2 range.
+    kx, ky = hix != lox, hiy != loy
+    keys = np.concatenate(
+        [
+            (lox * ny + loy) * npoly + p,
+            ((hix * ny + loy) * npoly + p)[kx],
+            ((lox * ny + hiy) * npoly + p)[ky],
+            ((hix * ny + hiy) * npoly + p)[kx & ky],
+        ]
+    )
+    return _sorted_unique(keys)
+
+
+def _sorted_unique(keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """np.unique by sorting (numpy 2's hash-based unique is slower on these sizes)."""
+    keys = np.sort(keys)
+    if len(keys):
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return keys
 
 
 def _centres_inside(
@@ -439,12 +463,27 @@ def _child_level(
     cy = ((parent.cy[refine] << bits)[:, None] + lj[None, :]).ravel()
     slot = (starts_abs[:, None] + loc[None, :]).ravel()
     cover = np.repeat(parent.cover[refine], block)
-    # Parent's candidates, handed to each of its children.
+    # Each parent candidate polygon is handed only to the children that its bounding box
+    # (grown by eps) touches: the others are neither covered nor crossed by it.
     rank = np.full(len(parent.slot), -1, dtype=_I64)
     rank[refine] = np.arange(npar)
-    pr = rank[parent.cand_cell]
-    pc = (pr[:, None] * block + loc[None, :]).ravel()
-    pp = np.repeat(parent.cand_poly, block)
+    qr = rank[parent.cand_cell]
+    qp = parent.cand_poly
+    w = float(2**sh)
+    bx = parent.cx[parent.cand_cell] << bits
+    by = parent.cy[parent.cand_cell] << bits
+    i0 = np.maximum(np.floor((ctx.bx0[qp] - ctx.eps) / w).astype(_I64) - bx, 0)
+    i1 = np.minimum(np.floor((ctx.bx1[qp] + ctx.eps) / w).astype(_I64) - bx, side - 1)
+    j0 = np.maximum(np.floor((ctx.by0[qp] - ctx.eps) / w).astype(_I64) - by, 0)
+    j1 = np.minimum(np.floor((ctx.by1[qp] + ctx.eps) / w).astype(_I64) - by, side - 1)
+    ni = np.maximum(i1 - i0 + 1, 0)
+    nj = np.maximum(j1 - j0 + 1, 0)
+    cnt = ni * nj
+    q = np.repeat(np.arange(len(qp)), cnt)
+    k = np.arange(len(q), dtype=_I64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    njq = nj[q]
+    pc = qr[q] * block + ((i0[q] + k // njq) << bits) + j0[q] + k % njq
+    pp = qp[q]
     # Which (child, polygon) pairs still have the boundary nearby; only edges of the
     # parents' candidate polygons matter at this level.
     npoly = len(ctx.geoms)
