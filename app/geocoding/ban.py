@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import email.utils
 import io
 import logging
@@ -21,8 +22,8 @@ import math
 import random
 import re
 import time
+import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -108,7 +109,7 @@ class _RequestError(Exception):
         return GeocodeResult(error=self.kind, error_detail=self.detail)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Prepared:
     """A query reduced to what BAN takes: the text and the optional filters."""
 
@@ -484,21 +485,35 @@ class BanGeocoder:
     ) -> list[GeocodeResult]:
         """Geocode many addresses, in order: ``/search/csv`` chunks, else parallel ``/search``."""
         limit = _clamp_limit(limit)
-        results: list[GeocodeResult | None] = [None] * len(queries)
-        todo: list[tuple[int, _Prepared]] = []
+        # Batches repeat addresses (one row per person, many per building): each distinct
+        # query is sent once, which matters under a 50 requests/s quota.
+        positions: dict[_Prepared, list[int]] = {}
+        out: list[GeocodeResult | None] = [None] * len(queries)
         for i, query in enumerate(queries):
             prepared = _prepare(query)
             if prepared is None:
-                results[i] = GeocodeResult()
+                out[i] = GeocodeResult()
             else:
-                todo.append((i, prepared))
+                positions.setdefault(prepared, []).append(i)
+        distinct = list(positions)
+        results: list[GeocodeResult | None] = [None] * len(distinct)
+        todo = list(enumerate(distinct))
 
         # The CSV endpoint returns only the best candidate per row, so it serves limit=1.
         if self._bulk and limit == 1 and len(todo) >= self._bulk_min_rows:
             todo = await self._bulk_search(todo, results)
         if todo:
             await self._search_pool(todo, limit, results)
-        return [r if r is not None else _internal_error("no result") for r in results]
+
+        for prepared, result in zip(distinct, results, strict=True):
+            for i in positions[prepared]:
+                # A copy per row: candidates is a list, callers may edit it in place.
+                out[i] = (
+                    GeocodeResult(list(result.candidates), result.error, result.error_detail)
+                    if result is not None
+                    else _internal_error("no result")
+                )
+        return [r if r is not None else _internal_error("no result") for r in out]
 
     # ------------------------------------------------------------------ /search
 
@@ -512,7 +527,7 @@ class BanGeocoder:
         except _RequestError as failure:
             return failure.result()
         except Exception as exc:  # never let a bug in parsing escape to a batch
-            logger.exception("BAN geocoder internal error")
+            _log_internal_error("BAN /search", exc)
             return _internal_error(type(exc).__name__)
         return GeocodeResult(candidates=candidates[:limit])
 
@@ -605,7 +620,7 @@ class BanGeocoder:
                 )
             return chunk
         except Exception as exc:
-            logger.exception("BAN bulk internal error (%s)", type(exc).__name__)
+            _log_internal_error("BAN /search/csv", exc)
             return chunk
 
         leftover: list[tuple[int, _Prepared]] = []
@@ -623,8 +638,8 @@ class BanGeocoder:
                 and prepared.postcode
                 and self._postcode_fallback
             ):
-                # Same rescue as _search_one: retry without the postcode filter.
-                leftover.append((index, prepared))
+                # Same rescue as _search_one: search again, without the postcode filter.
+                leftover.append((index, dataclasses.replace(prepared, postcode=None)))
             else:
                 results[index] = result
         return leftover
@@ -780,6 +795,12 @@ def _clamp_limit(limit: int) -> int:
 def _ctype(response: httpx.Response) -> str:
     ctype: str = response.headers.get("Content-Type", "no content type")
     return ctype.split(";")[0]
+
+
+def _log_internal_error(where: str, exc: Exception) -> None:
+    # The frames (file, line, code) but not the message: a message may quote the data.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("%s internal error %s\n%s", where, type(exc).__name__, frames)
 
 
 def _internal_error(name: str) -> GeocodeResult:

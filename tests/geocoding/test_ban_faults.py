@@ -791,3 +791,61 @@ def test_addresses_stay_out_of_logs_and_error_details(
     for text in (caplog.text, *(r.error_detail or "" for r in results)):
         assert "Confidentielle" not in text  # ...without the query string
         assert "impasse" not in text
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def test_duplicate_queries_are_sent_once(serve: Callable[[Behaviour], FaultServer]) -> None:
+    server = serve(lambda s, i: ok(s))
+    a, b = AddressQuery(q="1 rue Test Bondy"), AddressQuery(q=" 1   rue Test Bondy ")
+    c = AddressQuery(q="2 rue Test Bondy")
+    queries = [a, c, b, a, AddressQuery(), c, a]
+    results, _ = geocode_many(server.url, queries, bulk=False)
+    assert len(server.seen) == 2  # a and b normalise to the same query
+    for query, result in zip(queries, results, strict=True):
+        if query.q:
+            assert_ok(result, " ".join(query.q.split()))
+        else:
+            assert result == GeocodeResult()
+    results[0].candidates.clear()
+    assert results[3].candidates, "rows must not share one mutable candidates list"
+
+
+def test_bulk_not_found_with_a_postcode_is_retried_without_the_filter(
+    serve: Callable[[Behaviour], FaultServer],
+) -> None:
+    def behaviour(seen: Seen, index: int) -> Action:
+        if seen.path == "/search/csv":
+            assert seen.csv_rows is not None
+            out = io.StringIO()
+            writer = csv.DictWriter(out, [*seen.csv_rows[0], "result_label", "result_type"])
+            writer.writeheader()
+            writer.writerows(seen.csv_rows)  # every row: no result
+            return Reply(body=out.getvalue(), headers={"Content-Type": "text/csv"})
+        if "postcode" in seen.params:
+            return Reply(body={"type": "FeatureCollection", "features": []})
+        return ok(seen)
+
+    server = serve(behaviour)
+    queries = [AddressQuery(q=f"{n} rue Test Bondy", code_postal="93141") for n in range(10)]
+    queries += [AddressQuery(q=f"{n} rue Sans Code Bondy") for n in range(10)]
+    results, _ = geocode_many(server.url, queries)
+    for query, result in zip(queries[:10], results[:10], strict=True):
+        assert_ok(result, query.q or "")
+    assert all(r == GeocodeResult() for r in results[10:])
+    searches = [s for s in server.seen if s.path == "/search"]
+    assert len(searches) == 10
+    assert all("postcode" not in s.params for s in searches)
+
+
+def test_closed_geocoder_returns_errors(serve: Callable[[Behaviour], FaultServer]) -> None:
+    server = serve(lambda s, i: ok(s))
+
+    async def body(g: BanGeocoder) -> list[GeocodeResult]:
+        await g.aclose()
+        return [await g.geocode(Q), *await g.geocode_many([Q] * 12)]
+
+    results, _ = run(server.url, body)
+    assert all(r.error is GeocodeErrorKind.UPSTREAM for r in results)
+    assert server.seen == []
