@@ -132,6 +132,10 @@ WORDS: dict[str, str] = {
     "ptes": "petites",
     "vx": "vieux",
     "vve": "veuve",
+    # "Rue du Fg Saint-Martin": faubourg is a name word after the type, too.
+    "fg": "faubourg",
+    "fbg": "faubourg",
+    "faub": "faubourg",
 }
 # Articles and prepositions people drop or add ("bd Villette" for "boulevard de la
 # Villette"); removed from the matching key, never from labels.
@@ -320,13 +324,14 @@ def _split_number(street_part: str) -> tuple[HouseNumber | None, str]:
             _SHORT_REP.fullmatch(head.lower())
             and head.lower() not in ARTICLES
             and head.lower() not in STREET_TYPES
+            and head.lower() not in WORDS
             and following in STREET_TYPES
         ):
             rep, rest = head, tail.strip(" ,")
     return HouseNumber(int(m.group(1)), canonical_rep(rep)), rest
 
 
-_SHORT_REP = re.compile(r"[a-z]{1,2}\d?")
+_SHORT_REP = re.compile(r"[a-z]{1,3}\d?")
 
 
 def _looks_like_city(last: str, before: list[str]) -> bool:
