@@ -91,6 +91,7 @@ class CellGrid:
     def __init__(
         self,
         geoms: NDArray[np.object_],
+        root: NDArray[np.int32],
         cells: NDArray[np.int32],
         leaf_ptr: NDArray[np.int32],
         leaf_ids: NDArray[np.int32],
@@ -102,6 +103,7 @@ class CellGrid:
         levels: tuple[int, ...],
     ) -> None:
         self._geoms = geoms
+        self._root = root
         self._cells = cells
         self._leaf_ptr = leaf_ptr
         self._leaf_ids = leaf_ids
@@ -120,6 +122,8 @@ class CellGrid:
         geoms = np.asarray(geoms, dtype=object)
         if geoms.ndim != 1:
             raise ValueError("geoms must be a 1-D array of polygons")
+        if not levels or min(levels) < 1:
+            raise ValueError("levels must be one or more positive bit counts")
         n = len(geoms)
         fine = sum(levels)
         scale = float(2**fine)
@@ -130,9 +134,21 @@ class CellGrid:
 
         ax, ay, bx, by, epoly = _edges(geoms)
         if len(epoly) == 0:
-            cells = np.full(9, -1, dtype=_I32)
-            empty = np.zeros(1, dtype=_I32)
-            return cls(geoms, cells, empty, empty[:0], x0=-1, y0=-1, nx0=3, ny0=3, levels=levels)
+            # Nothing to find: nine root cells sharing one block of "out".
+            cells = np.full(1 << (2 * levels[0]), -1, dtype=_I32)
+            empty = np.zeros(9, dtype=_I32)
+            return cls(
+                geoms,
+                empty,
+                cells,
+                empty[:1],
+                empty[:0],
+                x0=-1,
+                y0=-1,
+                nx0=3,
+                ny0=3,
+                levels=levels,
+            )
         # Two empty margin columns/rows on every side: clipped, NaN and infinite
         # coordinates are sent there, so they need no separate test.
         x0 = math.floor(min(ax.min(), bx.min())) - 2
@@ -195,16 +211,29 @@ class CellGrid:
             starts_abs = next_slot + block * np.arange(len(refine), dtype=_I64)
             entry[refine] = n + starts_abs
             next_slot += block * len(refine)
+            new_chunks = [np.full(block * len(refine), -1, dtype=_I32)]
+            if depth == 0:
+                # Every root cell points to a block, so that the first descent needs no
+                # compaction: uniform root cells share one constant block per value.
+                uni = np.flatnonzero(~has)
+                vals, inv = np.unique(entry[uni], return_inverse=True)
+                entry[uni] = n + next_slot + block * inv
+                next_slot += block * len(vals)
+                new_chunks.append(np.repeat(vals, block).astype(_I32))
             _write(chunks, level.slot, entry)
-            chunks.append(np.full(block * len(refine), -1, dtype=_I32))
+            chunks.extend(new_chunks)
             sh = fine - sum(levels[: depth + 1])
             level = _child_level(ctx, level, refine, starts_abs, bits, sh)
-        cells = np.concatenate(chunks)
-        if cells.size and int(np.abs(cells.astype(_I64)).max()) >= 2**31 - 1:
+        if next_slot + n >= 2**31:
             raise ValueError("grid too large for int32 entries")
+        cells = np.concatenate(chunks)
+        # The root table is read apart, as block starts (its entries are all pointers).
+        root = cells[: nx0 * ny0] - np.int32(n)
         ptr_arr = np.asarray(leaf_ptr, dtype=_I32)
         ids_arr = (np.concatenate(leaf_ids) if leaf_ids else np.zeros(0, _I64)).astype(_I32)
-        return cls(geoms, cells, ptr_arr, ids_arr, x0=x0, y0=y0, nx0=nx0, ny0=ny0, levels=levels)
+        return cls(
+            geoms, root, cells, ptr_arr, ids_arr, x0=x0, y0=y0, nx0=nx0, ny0=ny0, levels=levels
+        )
 
     # ------------------------------------------------------------------ query
     def query(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int32]:
@@ -224,16 +253,27 @@ class CellGrid:
         scale = float(2**fine)
         ix = self._fine_coord(x, scale, self._x0, self._nx0)
         iy = self._fine_coord(y, scale, self._y0, self._ny0)
-        # Root cell index, then one gather per level for points in refined cells.
+        # Root cell, then the first level for every point (all root cells have a block),
+        # then one gather per level for the points still in refined cells.
         r = ix >> fine
         r *= self._ny0
         r += iy >> fine
+        base = self._root.take(r)
+        bits = self._levels[0]
+        sh = fine - bits
+        mask = (1 << bits) - 1
+        lx = ix >> sh
+        lx &= mask
+        lx <<= bits
+        ly = iy >> sh
+        ly &= mask
+        lx |= ly
+        base += lx
         cells = self._cells
-        e = cells.take(r)
+        e = cells.take(base)
         n = self._n
         sel = np.flatnonzero(e >= n)
-        sh = fine
-        for bits in self._levels:
+        for bits in self._levels[1:]:
             if not len(sel):
                 break
             sh -= bits
@@ -306,7 +346,11 @@ class CellGrid:
     def nbytes(self) -> int:
         """Memory held by the structure's arrays (the polygons themselves are shared)."""
         return int(
-            self._cells.nbytes + self._leaf_ptr.nbytes + self._leaf_ids.nbytes + self._geoms.nbytes
+            self._root.nbytes
+            + self._cells.nbytes
+            + self._leaf_ptr.nbytes
+            + self._leaf_ids.nbytes
+            + self._geoms.nbytes
         )
 
     def stats(self) -> dict[str, int]:
