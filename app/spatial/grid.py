@@ -245,10 +245,16 @@ class CellGrid:
         out = np.empty(len(x), dtype=_I32)
         for start in range(0, len(x), CHUNK):
             stop = min(start + CHUNK, len(x))
-            out[start:stop] = self._query_chunk(x[start:stop], y[start:stop])
+            out[start:stop] = self._descend(x[start:stop], y[start:stop])
+        # Exact tests in one go for all chunks: their fixed costs (sorting, shapely call)
+        # would otherwise be paid per chunk.
+        leaf = np.flatnonzero(out < -1)
+        if len(leaf):
+            out[leaf] = self._exact(x.take(leaf), y.take(leaf), out.take(leaf))
         return out
 
-    def _query_chunk(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int32]:
+    def _descend(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int32]:
+        """Entries of the deepest cells holding the points (leaves left for _exact)."""
         fine = self._fine
         scale = float(2**fine)
         ix = self._fine_coord(x, scale, self._x0, self._nx0)
@@ -292,9 +298,6 @@ class CellGrid:
             sub = cells.take(sx)
             e[sel] = sub
             sel = sel[sub >= n]
-        leaf = np.flatnonzero(e < -1)
-        if len(leaf):
-            e[leaf] = self._exact(x.take(leaf), y.take(leaf), e.take(leaf))
         return e
 
     @staticmethod
