@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("id_fantoir", "nom_ancienne_commune", "libelle_acheminement")
 ReplaceScope = Literal["departement", "commune"]
+_ADDRESS_ID = re.compile(r"^(.+)_\d{5}(?:_[0-9A-Za-z]+)?$")
 
 
 def departement_of(citycode: str) -> str:
@@ -183,8 +185,9 @@ def _read_rows(
             si = len(out.streets)
             streets[key] = si
             ban_id = row[i_id]
-            # The BAN address id is "<street id>_<number>[_<rep>]"; FANTOIR when present.
-            street_id = ban_id.rsplit("_", 1)[0] if ban_id.count("_") >= 2 else None
+            # The BAN address id is "<street id>_<5-digit number>[_<rep>]".
+            m = _ADDRESS_ID.match(ban_id)
+            street_id = m.group(1) if m else None
             if i_fantoir is not None and row[i_fantoir]:
                 street_id = street_id or row[i_fantoir]
             out.streets.append(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,11 +95,12 @@ class LocalGeocoder:
         s_lat: NDArray[np.float64],
         s_start: NDArray[np.int64],
         s_end: NDArray[np.int64],
-        a_numero: NDArray[np.int64],
-        a_rep: list[str],
+        a_numero: NDArray[np.int32],
+        a_rep: NDArray[np.int32],
+        rep_table: list[str],
         a_lon: NDArray[np.float64],
         a_lat: NDArray[np.float64],
-        a_ban_id: list[str],
+        a_id_exceptions: dict[int, str],
     ) -> None:
         self._s_citycode = s_citycode
         self._s_postcode = s_postcode
@@ -110,10 +112,15 @@ class LocalGeocoder:
         self._s_start = s_start
         self._s_end = s_end
         self._a_numero = a_numero
+        # Repetition indexes as small codes into a table of the published spellings; BAN
+        # address ids derived from the street id, the few that are not stored as published
+        # (a national file has tens of millions of addresses).
         self._a_rep = a_rep
+        self._rep_raw = rep_table
+        self._rep_canon = [canonical_rep(r) for r in rep_table]
         self._a_lon = a_lon
         self._a_lat = a_lat
-        self._a_ban_id = a_ban_id
+        self._a_id_exceptions = a_id_exceptions
         self._numbers: list[dict[tuple[int, str], list[int]] | None] = [None] * len(s_name)
 
         self._keys: list[str] = [street_key(n) for n in s_norm]
@@ -169,21 +176,27 @@ class LocalGeocoder:
     def load(cls, engine: Engine) -> LocalGeocoder:
         """Build the geocoder from the ``ban_streets`` and ``ban_addresses`` tables."""
         with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # One snapshot for both tables, should an import commit in between.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             streets = conn.execute(
                 text(
                     "SELECT id, citycode, postcode, city, old_city, delivery_city, name, "
                     "name_norm, ban_id, lon, lat FROM ban_streets ORDER BY id"
                 )
             ).all()
-            addresses = conn.execute(
+            street_ban_id = {r[0]: r[8] or "" for r in streets}
+            result = conn.execution_options(stream_results=True, yield_per=50_000).execute(
                 text(
                     "SELECT street_id, numero, rep, lon, lat, ban_id FROM ban_addresses "
                     "ORDER BY street_id, numero, rep"
                 )
-            ).all()
+            )
+            columns = _AddressColumns()
+            for chunk in result.partitions(50_000):
+                columns.add(chunk, street_ban_id)
         ids = np.fromiter((r[0] for r in streets), dtype=np.int64, count=len(streets))
-        a_cols = list(zip(*addresses, strict=True)) if addresses else [()] * 6
-        a_street = np.asarray(a_cols[0], dtype=np.int64)
+        a_street, a_numero, a_rep, a_lon, a_lat = columns.arrays()
         # Addresses come sorted by street id: each street owns one contiguous slice.
         start = np.searchsorted(a_street, ids, side="left").astype(np.int64)
         end = np.searchsorted(a_street, ids, side="right").astype(np.int64)
@@ -200,11 +213,12 @@ class LocalGeocoder:
             s_lat=np.asarray([r[10] for r in streets], dtype=np.float64),
             s_start=start,
             s_end=end,
-            a_numero=np.asarray(a_cols[1], dtype=np.int64),
-            a_rep=[canonical_rep(r) for r in a_cols[2]],
-            a_lon=np.asarray(a_cols[3], dtype=np.float64),
-            a_lat=np.asarray(a_cols[4], dtype=np.float64),
-            a_ban_id=list(a_cols[5]),
+            a_numero=a_numero,
+            a_rep=a_rep,
+            rep_table=columns.rep_table(),
+            a_lon=a_lon,
+            a_lat=a_lat,
+            a_id_exceptions=columns.id_exceptions,
         )
 
     # ------------------------------------------------------------------ public API
@@ -217,7 +231,7 @@ class LocalGeocoder:
     @property
     def address_count(self) -> int:
         """Number of address points loaded."""
-        return len(self._a_ban_id)
+        return len(self._a_numero)
 
     def has_commune(self, citycode: str) -> bool:
         """Whether the commune (or, for Paris/Lyon/Marseille, an arrondissement) is loaded."""
@@ -438,7 +452,8 @@ class LocalGeocoder:
         if index is None:
             index = {}
             for a in range(int(self._s_start[street]), int(self._s_end[street])):
-                index.setdefault((int(self._a_numero[a]), self._a_rep[a]), []).append(a)
+                key = (int(self._a_numero[a]), self._rep_canon[self._a_rep[a]])
+                index.setdefault(key, []).append(a)
             self._numbers[street] = index
         return index
 
@@ -493,7 +508,7 @@ class LocalGeocoder:
         return None, False
 
     def _address_candidate(self, street: int, addr: int, score: float) -> Candidate:
-        rep = self._a_rep[addr]
+        rep = self._rep_canon[self._a_rep[addr]]
         housenumber = f"{int(self._a_numero[addr])}{_REP_LABEL.get(rep, rep)}"
         city = self._s_city[street]
         postcode = self._s_postcode[street]
@@ -508,7 +523,17 @@ class LocalGeocoder:
             city=city,
             street=self._s_name[street],
             housenumber=housenumber,
-            id=self._a_ban_id[addr],
+            id=self._address_id(street, addr),
+        )
+
+    def _address_id(self, street: int, addr: int) -> str:
+        known = self._a_id_exceptions.get(addr)
+        if known is not None:
+            return known
+        return _derived_id(
+            self._s_ban_id[street] or "",
+            int(self._a_numero[addr]),
+            self._rep_raw[self._a_rep[addr]],
         )
 
     def _street_candidate(self, street: int, score: float) -> Candidate:
@@ -551,6 +576,71 @@ class LocalGeocoder:
                 )
             )
         return out
+
+
+def _derived_id(street_id: str, numero: int, rep: str) -> str:
+    """A BAN address id from its street id: "93010_tt7py3" + 3 + "bis" -> "..._00003_bis"."""
+    return f"{street_id}_{numero:05d}_{rep}" if rep else f"{street_id}_{numero:05d}"
+
+
+class _AddressColumns:
+    """Address rows accumulated chunk by chunk into compact numpy arrays."""
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[NDArray[Any], ...]] = []
+        self._reps: dict[str, int] = {"": 0}
+        self.id_exceptions: dict[int, str] = {}
+        self._n = 0
+
+    def add(self, rows: Sequence[Any], street_ban_id: dict[int, str]) -> None:
+        """Append one chunk of (street_id, numero, rep, lon, lat, ban_id) rows."""
+        street_ids, numeros, reps, lons, lats, ban_ids = zip(*rows, strict=True)
+        codes = []
+        reps_table = self._reps
+        for j, (sid, num, rep, ban_id) in enumerate(
+            zip(street_ids, numeros, reps, ban_ids, strict=True)
+        ):
+            code = reps_table.get(rep)
+            if code is None:
+                code = reps_table[rep] = len(reps_table)
+            codes.append(code)
+            if ban_id != _derived_id(street_ban_id.get(sid, ""), num, rep):
+                self.id_exceptions[self._n + j] = ban_id
+        self._chunks.append(
+            (
+                np.asarray(street_ids, dtype=np.int64),
+                np.asarray(numeros, dtype=np.int32),
+                np.asarray(codes, dtype=np.int32),
+                np.asarray(lons, dtype=np.float64),
+                np.asarray(lats, dtype=np.float64),
+            )
+        )
+        self._n += len(rows)
+
+    def arrays(
+        self,
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.int32],
+        NDArray[np.int32],
+        NDArray[np.float64],
+        NDArray[np.float64],
+    ]:
+        """street_id, numero, rep code, lon, lat for every row added."""
+        if not self._chunks:
+            return (
+                np.empty(0, np.int64),
+                np.empty(0, np.int32),
+                np.empty(0, np.int32),
+                np.empty(0, np.float64),
+                np.empty(0, np.float64),
+            )
+        cols = [np.concatenate([c[k] for c in self._chunks]) for k in range(5)]
+        return cols[0], cols[1], cols[2], cols[3], cols[4]
+
+    def rep_table(self) -> list[str]:
+        """Repetition index spellings by code."""
+        return list(self._reps)
 
 
 # BAN labels: "12bis", "12ter"; Paris publishes one-letter indexes ("12b") that we keep.

@@ -107,6 +107,9 @@ def test_import_bondy_counts_and_rows(db: Engine) -> None:
         ).one()
         imports = conn.execute(text("SELECT source_name, address_count FROM ban_imports")).all()
     assert tuple(row) == (3, "bis", 2.48222, 48.895526, "Rue du Vieux Chateau", "93010", "93140")
+    with db.connect() as conn:
+        street_ids = dict(conn.execute(text("SELECT name, ban_id FROM ban_streets")).all())
+    assert street_ids["Rue du Vieux Chateau"] == "93010_tt7py3"
     assert [tuple(r) for r in imports] == [(BAN_BONDY.name, BONDY_ADDRESSES)]
 
 
@@ -204,6 +207,29 @@ def test_bad_rows_are_skipped_and_counted(sqlite_url: str, tmp_path: Path) -> No
     (report,) = import_ban_files(engine, [path])
     assert (report.addresses, report.skipped) == (8, 2)
     engine.dispose()
+
+
+def test_address_ids_not_following_the_pattern_are_kept(sqlite_url: str, tmp_path: Path) -> None:
+    with gzip.open(BAN_BONDY, "rt", encoding="utf-8") as src:
+        lines = [next(src) for _ in range(6)]
+    lines[3] = "custom-id;" + lines[3].split(";", 1)[1]  # the third address
+    path = tmp_path / "x.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    engine = make_engine(sqlite_url)
+    import_ban_files(engine, [path])
+    geocoder = LocalGeocoder.load(engine)
+    engine.dispose()
+    found = {
+        c.housenumber: c.id
+        for n in ("1", "2", "3", "4")
+        for c in geocoder.search(AddressQuery(numero=n, voie="Allee Marguerite Duras"))
+    }
+    assert found == {
+        "1": "93010_i7xf1o_00001",
+        "2": "93010_i7xf1o_00002",
+        "3": "custom-id",
+        "4": "93010_i7xf1o_00004",
+    }
 
 
 def test_load_from_each_backend_geocodes(db: Engine) -> None:
