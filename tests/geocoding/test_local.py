@@ -108,7 +108,8 @@ def test_import_bondy_counts_and_rows(db: Engine) -> None:
         imports = conn.execute(text("SELECT source_name, address_count FROM ban_imports")).all()
     assert tuple(row) == (3, "bis", 2.48222, 48.895526, "Rue du Vieux Chateau", "93010", "93140")
     with db.connect() as conn:
-        street_ids = dict(conn.execute(text("SELECT name, ban_id FROM ban_streets")).all())
+        rows = conn.execute(text("SELECT name, ban_id FROM ban_streets")).all()
+    street_ids: dict[str, str] = {r[0]: r[1] for r in rows}
     assert street_ids["Rue du Vieux Chateau"] == "93010_tt7py3"
     assert [tuple(r) for r in imports] == [(BAN_BONDY.name, BONDY_ADDRESSES)]
 
