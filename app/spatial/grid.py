@@ -157,6 +157,8 @@ class CellGrid:
         ny0 = math.floor(max(ay.max(), by.max())) - y0 + 3
         if max(nx0, ny0) * scale >= 2**31:
             raise ValueError("extent too large for int32 fine-cell coordinates")
+        if (nx0 << fine) * (ny0 << fine) * max(n, 1) >= 2**62:
+            raise ValueError("too many polygons for int64 (cell, polygon) keys at this extent")
         # Edges in fine-cell units: exact scaling by a power of two, one rounding.
         ua, va = (ax - x0) * scale, (ay - y0) * scale
         ub, vb = (bx - x0) * scale, (by - y0) * scale
@@ -302,12 +304,15 @@ class CellGrid:
 
     @staticmethod
     def _fine_coord(v: NDArray[np.float64], scale: float, v0: int, nv: int) -> NDArray[np.int32]:
-        # (v - v0) * 2^F with a single rounding; fmax/fmin send NaN and -inf to the low
-        # margin and +inf/huge values to the high margin, before an always-defined cast.
+        # (v - v0) * 2^F with a single rounding; out of range, fmax/fmin send NaN and -inf
+        # to the low margin and +inf/huge values to the high margin, so the cast is defined.
         t = v * scale
         t -= v0 * scale
-        np.fmax(t, 0.0, out=t)
-        np.fmin(t, nv * scale - 1.0, out=t)
+        top = nv * scale - 1.0
+        # Two read-only reductions are cheaper than clamping every chunk; NaN fails both.
+        if not (t.min() >= 0.0 and t.max() <= top):
+            np.fmax(t, 0.0, out=t)
+            np.fmin(t, top, out=t)
         return t.astype(_I32)
 
     def _exact(
