@@ -415,7 +415,9 @@ class BanGeocoder:
     ) -> None:
         """Configure the client; no connection is made until the first query."""
         if timeout <= 0 or rate <= 0 or concurrency < 1 or retries < 0 or bulk_chunk_size < 1:
-            raise ValueError("timeout and rate must be > 0, concurrency >= 1, retries >= 0")
+            raise ValueError(
+                "need timeout, rate > 0; concurrency, bulk_chunk_size >= 1; retries >= 0"
+            )
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._retries = retries
