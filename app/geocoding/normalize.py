@@ -350,19 +350,27 @@ _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 
 def parse_address(text: str) -> ParsedAddress:
     """Split free text: "12 bd de la Villette 75019 Paris", "12, rue X, Paris", "rue X 93140"."""
-    text = fix_mojibake(text).strip()
+    text = _COUNTRY.sub("", fix_mojibake(text).strip())
     postcode: str | None = None
     city: str | None = None
     street_part = text
-    matches = list(_POSTCODE.finditer(text))
+    matches = list(_POSTCODE.finditer(text)) or list(_SPACED_POSTCODE.finditer(text))
     if matches:
         # The last five-digit group is the postcode ("rue du 8 Mai 1945" has four digits);
         # whatever follows it is the city, whatever precedes it the street.
         m = matches[-1]
-        postcode = m.group(1)
-        before, after = text[: m.start()], text[m.end() :]
-        after = after.strip(" ,;-")
-        if after:
+        postcode = m.group(1).replace(" ", "")
+        before, after = text[: m.start()].strip(" ,;-"), text[m.end() :].strip(" ,;-")
+        after_parts = [p.strip() for p in re.split(r"[,;]", after) if p.strip()]
+        if after_parts and _STARTS_LIKE_STREET.match(after_parts[0]):
+            # "Paris 75019 12 bd de la Villette": the street after the postcode.
+            street_part = ",".join(after_parts)
+            city = before or None
+        elif len(after_parts) >= 2 and not before:
+            # "75019 Paris, 12 bd de la Villette".
+            city = after_parts[0]
+            street_part = ",".join(after_parts[1:])
+        elif after:
             city = after
             street_part = before
         else:
@@ -380,5 +388,24 @@ def parse_address(text: str) -> ParsedAddress:
         if len(parts) >= 2 and _looks_like_city(parts[-1], parts[:-1]):
             city = parts[-1].strip()
             street_part = ",".join(parts[:-1])
-    number, street = _split_number(street_part)
+    number, street = _split_number(_drop_complements(street_part))
     return ParsedAddress(number, street.strip(" ,;-"), postcode, city)
+
+
+def _drop_complements(street_part: str) -> str:
+    """ "Bâtiment A, 3 rue X" -> "3 rue X": keep the one part that looks like an address."""
+    parts = [p.strip() for p in re.split(r"[,;]", street_part) if p.strip()]
+    if len(parts) < 2:
+        return street_part
+    addresses = [p for p in parts if _is_number_and_street(p)]
+    return addresses[0] if len(addresses) == 1 else street_part
+
+
+def _is_number_and_street(part: str) -> bool:
+    m = _HOUSENUMBER.match(part.lower())
+    return bool(m and m.end() > 0 and _HAS_WORD.search(part[m.end() :]))
+
+
+_COUNTRY = re.compile(r"[\s,;-]*\bfrance\s*$", re.IGNORECASE)
+# "75 019": some files split the postcode; only tried when no five-digit group is found.
+_SPACED_POSTCODE = re.compile(r"(?<!\d)(\d{2}\s\d{3})(?!\d)")

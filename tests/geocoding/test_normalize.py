@@ -220,6 +220,25 @@ def test_housenumber_label() -> None:
         ("62bp Rue de l'Ourcq", ParsedAddress(HouseNumber(62, "bp"), "Rue de l'Ourcq", None, None)),
         ("12 la rue haute", ParsedAddress(HouseNumber(12), "la rue haute", None, None)),
         ("12 bd de la Villette", ParsedAddress(HouseNumber(12), "bd de la Villette", None, None)),
+        # Postcode first, street after; complements; spaced postcode; country.
+        (
+            "75019 Paris, 12 bd de la Villette",
+            ParsedAddress(HouseNumber(12), "bd de la Villette", "75019", "Paris"),
+        ),
+        (
+            "Paris 75019 12 bd de la Villette",
+            ParsedAddress(HouseNumber(12), "bd de la Villette", "75019", "Paris"),
+        ),
+        (
+            "Bâtiment B, 12 bis rue X, 93140 Bondy",
+            ParsedAddress(HouseNumber(12, "b"), "rue X", "93140", "Bondy"),
+        ),
+        (
+            "appartement 4, 12 rue X 75019 Paris",
+            ParsedAddress(HouseNumber(12), "rue X", "75019", "Paris"),
+        ),
+        ("12 RUE X 75 019 PARIS", ParsedAddress(HouseNumber(12), "RUE X", "75019", "PARIS")),
+        ("12 rue X 75019 Paris, France", ParsedAddress(HouseNumber(12), "rue X", "75019", "Paris")),
         # No comma and no postcode: the city is left in the street for the geocoder to find.
         ("12 rue X Paris", ParsedAddress(HouseNumber(12), "rue X Paris", None, None)),
     ],
