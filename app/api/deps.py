@@ -1,4 +1,8 @@
-"""Request dependencies as ``Annotated`` aliases: state, database session, shared parameters."""
+"""Request dependencies as ``Annotated`` aliases: state, database session, shared parameters.
+
+The cheap ones are ``async def``: FastAPI runs plain ``def`` dependencies in its thread pool,
+which costs more than the point lookup itself.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +21,21 @@ from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _index(request: Request) -> QpvIndex:
+async def _index(request: Request) -> QpvIndex:
     index: QpvIndex | None = request.app.state.index
     if index is None:
         raise NotReady("the QPV index is not loaded yet")
     return index
 
 
-def _resolver(request: Request) -> AddressResolver:
-    return AddressResolver(_index(request), request.app.state.geocoders, request.app.state.settings)
+async def _resolver(request: Request) -> AddressResolver:
+    index = await _index(request)
+    return AddressResolver(index, request.app.state.geocoders, request.app.state.settings)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -46,7 +51,7 @@ class When:
     as_of: date | None
 
 
-def _when(
+async def _when(
     geography: Annotated[
         Geography | None,
         Query(description="QPV geography; default: the one in force today at the place"),

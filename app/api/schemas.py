@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
 from app.geocoding.base import Candidate
 from app.spatial.index import DatasetInfo, PointAnswer, QpvInfo
+
+
+def json_response(model: BaseModel) -> Response:
+    """A JSON response of a model built by the service (no second validation pass)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 class DatasetRef(BaseModel):
@@ -22,8 +29,9 @@ class DatasetRef(BaseModel):
     imported_at: datetime
 
     @classmethod
+    @cache  # a few immutable datasets per process
     def of(cls, info: DatasetInfo) -> DatasetRef:
-        """From the core's dataset info."""
+        """From the core's dataset info (built once per dataset: answers share it)."""
         return cls(
             id=info.id,
             geography=str(info.geography),
@@ -44,8 +52,9 @@ class Quartier(BaseModel):
     insee_codes: list[str] = Field(description="INSEE commune codes, when the source gives them")
 
     @classmethod
+    @cache  # a few thousand immutable quartiers per process
     def of(cls, info: QpvInfo) -> Quartier:
-        """From the core's quartier info."""
+        """From the core's quartier info (built once per quartier: answers share it)."""
         return cls(
             code=info.code,
             name=info.name,

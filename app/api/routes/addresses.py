@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import ResolverDep, WhenDep
-from app.api.schemas import AddressResult
+from app.api.schemas import AddressResult, json_response
 from app.geocoding.base import AddressQuery
 
 router = APIRouter(tags=["lookups"])
@@ -27,8 +27,8 @@ async def address(
     provider: Annotated[
         str | None, Query(description="geocoder; default: the first configured")
     ] = None,
-) -> AddressResult:
+) -> Response:
     """Geocode an address (free text or structured fields) and answer it against the QPV."""
     query = AddressQuery(q, numero, voie, code_postal, commune, citycode)
     answer = await resolver.resolve(query, provider, when.geography, when.as_of)
-    return AddressResult.of(answer)
+    return json_response(AddressResult.of(answer))

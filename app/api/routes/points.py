@@ -4,37 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Response
 
-from app.api.deps import IndexDep, SettingsDep, WhenDep
-from app.api.schemas import PointResult
+from app.api.deps import IndexDep, SettingsDep
+from app.api.params import PointQuery, openapi_parameters, query_model
+from app.api.schemas import PointResult, json_response
 from app.errors import InvalidInput
-from app.spatial.territories import METRIC_EPSGS, to_wgs84
+from app.spatial.territories import to_wgs84
 
 router = APIRouter(tags=["lookups"])
 
 
-@router.get("/point", response_model=PointResult)
+@router.get("/point", response_model=PointResult, openapi_extra=openapi_parameters(PointQuery))
 async def point(
     index: IndexDep,
     settings: SettingsDep,
-    when: WhenDep,
-    lat: Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False)] = None,
-    lon: Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False)] = None,
-    x: Annotated[float | None, Query(allow_inf_nan=False, description="easting in `crs`")] = None,
-    y: Annotated[float | None, Query(allow_inf_nan=False, description="northing in `crs`")] = None,
-    crs: Annotated[
-        int, Query(description=f"EPSG code of x/y, one of {sorted(METRIC_EPSGS)}")
-    ] = 2154,
-) -> PointResult:
+    q: Annotated[PointQuery, Depends(query_model(PointQuery))],
+) -> Response:
     """Whether a point (lat/lon in WGS84, or x/y in Lambert-93 or an overseas CRS) is in a QPV."""
-    if lat is not None and lon is not None and x is None and y is None:
-        pass
-    elif x is not None and y is not None and lat is None and lon is None:
-        lon, lat = to_wgs84(x, y, crs)
+    if q.lat is not None and q.lon is not None and q.x is None and q.y is None:
+        lon, lat = q.lon, q.lat
+    elif q.x is not None and q.y is not None and q.lat is None and q.lon is None:
+        lon, lat = to_wgs84(q.x, q.y, q.crs)
     else:
         raise InvalidInput("give either lat and lon, or x and y (with crs, default 2154)")
     answer = index.lookup(
-        lon, lat, settings.boundary_tolerance_m, geography=when.geography, as_of=when.as_of
+        lon, lat, settings.boundary_tolerance_m, geography=q.geography, as_of=q.as_of
     )
-    return PointResult.of(answer, lon, lat)
+    # Already validated by construction: serialise directly rather than validate twice.
+    return json_response(PointResult.of(answer, lon, lat))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import shapely
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.base import Base
-from app.db.types import Geometry
+from app.db.types import Geometry, UTCDateTime
 
 
 class Dataset(Base):
@@ -25,7 +25,7 @@ class Dataset(Base):
     feature_count: Mapped[int] = mapped_column(Integer)
     repaired_count: Mapped[int] = mapped_column(Integer, default=0)
     source_crs: Mapped[str | None] = mapped_column(Text)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     quartiers: Mapped[list[Qpv]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", passive_deletes=True

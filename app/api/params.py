@@ -1,0 +1,70 @@
+"""Query parameters validated as one pydantic model, for hot endpoints.
+
+FastAPI validates each declared query parameter separately, which costs more than a whole
+point lookup; validating the query string as one model is several times cheaper. The model
+still documents the parameters in OpenAPI (``openapi_parameters``) and its errors still reach
+callers as the usual 422 problem naming each bad parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.spatial.geography import Geography
+from app.spatial.territories import METRIC_EPSGS
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class PointQuery(BaseModel):
+    """Parameters of ``GET /v1/point``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False, description="WGS84")
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False, description="WGS84")
+    x: float | None = Field(None, allow_inf_nan=False, description="easting in `crs`")
+    y: float | None = Field(None, allow_inf_nan=False, description="northing in `crs`")
+    crs: int = Field(2154, description=f"EPSG code of x/y, one of {sorted(METRIC_EPSGS)}")
+    geography: Geography | None = Field(
+        None, description="QPV geography; default: the one in force today at the place"
+    )
+    as_of: date | None = Field(
+        None, description="answer in the geography in force on this date at the place"
+    )
+
+
+def query_model(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """A dependency validating the whole query string as ``model``."""
+
+    async def dependency(request: Request) -> M:
+        try:
+            return model.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]
+            raise RequestValidationError(errors) from None
+
+    return dependency
+
+
+def openapi_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI ``parameters`` of a query model, for a route's ``openapi_extra``."""
+    schema = model.model_json_schema()
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": name in schema.get("required", ()),
+                "description": prop.pop("description", ""),
+                "schema": prop,
+            }
+            for name, prop in schema["properties"].items()
+        ]
+    }
