@@ -20,9 +20,11 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-GEOJSON = Path(
-    os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata")
-) / "qpv2024" / "qpv2024_wgs84_rounded4.geojson"
+GEOJSON = (
+    Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata"))
+    / "qpv2024"
+    / "qpv2024_wgs84_rounded4.geojson"
+)
 
 
 def _free_port() -> int:
@@ -48,8 +50,19 @@ def _lua(path: str, n: int = 2000) -> str:
 
 def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
     cmd = [
-        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "2", "--no-access-log", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ]
     if factory:
         cmd.append("--factory")
@@ -71,7 +84,9 @@ def _wrk(url: str, path: str, seconds: int) -> tuple[float, float, float]:
         script.write(_lua(path))
     out = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", script.name, url],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     Path(script.name).unlink()
     if "Non-2xx" in out:
