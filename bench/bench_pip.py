@@ -8,8 +8,9 @@ geopandas sjoin, and PostGIS ST_Covers with a GiST index (a throwaway database
 reference. Timings are single-threaded (numpy and shapely do not thread here; PostgreSQL
 parallel workers are disabled), so points/s are per core.
 
-    .venv/bin/python bench/bench_pip.py [--points 1000000] [--seed 4] [--repeat 20] [--build-repeat 3]
-        [--skip-postgis] [--skip-sjoin] [--all] [--dsn "host=127.0.0.1 port=5432 user=postgres"]
+    .venv/bin/python bench/bench_pip.py [--points 1000000] [--seed 4] [--repeat 20]
+        [--build-repeat 3] [--skip-postgis] [--skip-sjoin] [--all]
+        [--dsn "host=127.0.0.1 port=5432 user=postgres"]
 """
 
 from __future__ import annotations
