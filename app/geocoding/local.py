@@ -275,36 +275,46 @@ class LocalGeocoder:
         number = parsed.housenumber
         street_text = parsed.street
         scopes = self._scopes(parsed, query.citycode)
-        if not scopes and street_text and number is None and not parsed.city:
-            # "Paris 19e", "Bondy": the whole text is a commune.
-            whole = self._city_names.get(normalize_city(street_text))
-            if whole:
-                return self._commune_candidates(_Scope(frozenset(whole), 1.0), COMMUNE_ONLY, limit)
-        if not scopes and street_text and not parsed.postcode and not query.citycode:
-            # "12 rue de la Paix Paris": no comma, no postcode; try the last words as a city.
+        # Attempts in order: (street text, communes, exact keys only); the first that finds
+        # a street wins.
+        attempts: list[tuple[str, list[_Scope], bool]] = []
+        if scopes:
+            attempts.append((street_text, scopes, False))
+        elif parsed.postcode or query.citycode or parsed.city:
+            return []  # a commune was named and it is not loaded
+        elif not street_text:
+            return []
+        else:
+            if number is None:
+                # "Paris 19e", "Bondy": the whole text is a commune.
+                whole = self._city_names.get(normalize_city(street_text))
+                if whole:
+                    scope = _Scope(frozenset(whole), 1.0)
+                    return self._commune_candidates(scope, COMMUNE_ONLY, limit)
+            everywhere = [_Scope(None, NO_COMMUNE_HINT)]
             split = self._split_trailing_city(street_text)
             if split is not None:
-                street_text, scope = split
-                scopes = [scope]
-        if not scopes:
-            if not street_text or (parsed.postcode or query.citycode or parsed.city):
-                return []  # a commune was named and it is not loaded
-            scopes = [_Scope(None, NO_COMMUNE_HINT)]
+                # "12 rue de la Paix Paris": the last words may be the city, unless the
+                # whole text is a street name ("12 rue de Bondy"): exact names first.
+                attempts.append((street_text, everywhere, True))
+                attempts.append((split[0], [split[1]], False))
+            attempts.append((street_text, everywhere, False))
+        fallback = next((sc for _, scs, _ in attempts for sc in scs if sc.citycodes), None)
         if not street_text:
             if number is not None and parsed.city is None and not parsed.postcode:
                 return []
             return self._commune_candidates(scopes[0], COMMUNE_ONLY, limit)
-
-        key = street_key(normalize_street(street_text))
-        if not key:
-            return self._commune_candidates(scopes[0], COMMUNE_ONLY, limit)
-        for scope in scopes:
-            hits = self._find_streets(key, scope)
-            if hits:
-                return self._rank(hits, number, scope.factor, limit, street_text)
-        if scopes[0].citycodes is None:
+        for text_, scopes_, exact_only in attempts:
+            key = street_key(normalize_street(text_))
+            if not key:
+                continue
+            for scope in scopes_:
+                hits = self._find_streets(key, scope, exact_only)
+                if hits:
+                    return self._rank(hits, number, scope.factor, limit, text_)
+        if fallback is None:
             return []
-        return self._commune_candidates(scopes[0], STREET_NOT_FOUND, limit)
+        return self._commune_candidates(fallback, STREET_NOT_FOUND, limit)
 
     def _parsed(self, query: AddressQuery) -> ParsedAddress:
         if query.q and query.q.strip():
@@ -394,9 +404,9 @@ class LocalGeocoder:
         codes = scope.citycodes
         return [s for s in streets if self._s_citycode[s] in codes]
 
-    def _find_streets(self, key: str, scope: _Scope) -> list[_StreetHit]:
+    def _find_streets(self, key: str, scope: _Scope, exact_only: bool = False) -> list[_StreetHit]:
         exact = self._in_scope(self._by_key.get(key, []), scope)
-        if exact:
+        if exact or exact_only:
             return [_StreetHit(s, 1.0) for s in exact]
         # No exact key: gather the name without its type word and fuzzy neighbours, and
         # let the house number decide between close ones (see _rank).

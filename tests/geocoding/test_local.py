@@ -310,6 +310,10 @@ def test_is_a_geocoder(local_geocoder: LocalGeocoder) -> None:
         ("12 rue de la Paix, 75002 PARIS", PAIX_12),
         # Street type missing or wrong.
         ("12 Jean Jaurès Bondy", JAURES_12),
+        # Postcode and city first, complements.
+        ("75019 Paris, 12 bd de la Villette", VILLETTE_12),
+        ("Bâtiment B, 12 avenue de l'Espérance, 93140 Bondy", ESPERANCE_12),
+        ("12 bd de la Villette 75 019 Paris, France", VILLETTE_12),
         # Mistyped postcode with the right city.
         ("12 avenue de l'Espérance 93410 Bondy", ESPERANCE_12),
     ],
@@ -418,6 +422,15 @@ def test_street_without_number(local_geocoder: LocalGeocoder) -> None:
     best = _best(local_geocoder, "Rue du Vieux Château, Bondy")
     assert best.type == MatchType.STREET
     assert best.score > 0.9
+
+
+def test_a_street_named_after_a_commune_is_not_split(local_geocoder: LocalGeocoder) -> None:
+    # "Rue de Bondy" (in Bondy) without postcode: not "12 rue de" in the commune Bondy.
+    best = _best(local_geocoder, "12 rue de Bondy")
+    assert best.street == "Rue de Bondy"
+    # "Rue de Montreuil" exists in Paris: the trailing "Paris" is the city.
+    best = _best(local_geocoder, "12 rue de Montreuil Paris")
+    assert (best.street, best.citycode, best.score) == ("Rue de Montreuil", "75111", 0.97)
 
 
 def test_unknown_street_falls_back_to_the_commune(local_geocoder: LocalGeocoder) -> None:
