@@ -511,3 +511,13 @@ def test_street_points_of_a_long_street_span_its_arrondissements(
     assert VILLETTE_12[1] in lon
     unknown = Candidate("x", 0.5, MatchType.STREET, 0.0, 0.0, citycode="93010", street="Nope")
     assert local_geocoder.street_points(unknown)[0].size == 0
+
+
+def test_an_empty_database_loads_and_finds_nothing(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    geocoder = LocalGeocoder.load(engine)
+    engine.dispose()
+    assert (geocoder.street_count, geocoder.address_count) == (0, 0)
+    assert geocoder.search(AddressQuery(q="12 rue de la Paix 75002 Paris")) == []
+    assert geocoder.search(AddressQuery(q="12 rue de la Paix")) == []
+    assert not geocoder.has_commune("75056")
