@@ -9,7 +9,9 @@ scale: about 0.97 for a clean exact address, lower as the text needed repairs.
 
 from __future__ import annotations
 
+import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -153,9 +155,7 @@ class LocalGeocoder:
         self._commune_point: dict[str, tuple[float, float]] = {
             code: self._central_point(streets) for code, streets in self._commune_streets.items()
         }
-        self._fuzzy_cache: dict[
-            frozenset[str] | None, tuple[list[str], list[str], list[list[int]]]
-        ] = {}
+        self._fuzzy_cache: dict[frozenset[str] | None, tuple[_Pool, _Pool]] = {}
         self._parse = lru_cache(maxsize=4096)(parse_address)
 
     def _s_city_of(self, citycodes: set[str]) -> str:
@@ -416,26 +416,21 @@ class LocalGeocoder:
         loose_factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
         for s in self._in_scope(self._by_notype.get(notype, []), scope):
             hits[s] = loose_factor
-        choices, notype_choices, groups = self._fuzzy_choices(scope)
-        if not choices:
-            return [_StreetHit(s, v) for s, v in hits.items()]
-        passes = [(key, choices, 1.0)]
+        full, bare = self._fuzzy_pools(scope)
+        passes = [(key, full, 1.0)]
         if query_type is None:
             # No type typed ("12 Villette"): compare with names stripped of theirs too.
-            passes.append((notype, notype_choices, TYPE_MISSING))
+            passes.append((notype, bare, TYPE_MISSING))
         for query, pool, factor in passes:
-            found = process.extract(
-                query, pool, scorer=OSA.normalized_similarity, limit=8, score_cutoff=FUZZY_CUTOFF
-            )
-            for _choice, score, idx in found:
-                sim = float(score) * factor
-                for s in groups[idx]:
+            for idx, score in pool.extract(query):
+                sim = score * factor
+                for s in pool.groups[idx]:
                     if sim > hits.get(s, 0.0):
                         hits[s] = sim
         return [_StreetHit(s, v) for s, v in hits.items()]
 
-    def _fuzzy_choices(self, scope: _Scope) -> tuple[list[str], list[str], list[list[int]]]:
-        """Unique street keys of a scope (with and without type word) and their streets."""
+    def _fuzzy_pools(self, scope: _Scope) -> tuple[_Pool, _Pool]:
+        """Street keys of a scope, with and without their type word, for fuzzy matching."""
         cached = self._fuzzy_cache.get(scope.citycodes)
         if cached is not None:
             return cached
@@ -445,13 +440,13 @@ class LocalGeocoder:
         else:
             streets = [s for c in sorted(scope.citycodes) for s in self._commune_streets.get(c, ())]
         if len(streets) > MAX_FUZZY_STREETS:
-            result: tuple[list[str], list[str], list[list[int]]] = ([], [], [])
-        else:
-            by_key: dict[str, list[int]] = {}
-            for s in streets:
-                by_key.setdefault(self._keys[s], []).append(s)
-            keys = list(by_key)
-            result = (keys, [strip_type(k) for k in keys], list(by_key.values()))
+            streets = []
+        full: dict[str, list[int]] = {}
+        bare: dict[str, list[int]] = {}
+        for s in streets:
+            full.setdefault(self._keys[s], []).append(s)
+            bare.setdefault(strip_type(self._keys[s]), []).append(s)
+        result = (_Pool(full), _Pool(bare))
         if len(self._fuzzy_cache) > 4096:
             self._fuzzy_cache.clear()
         self._fuzzy_cache[scope.citycodes] = result
@@ -586,6 +581,34 @@ class LocalGeocoder:
                 )
             )
         return out
+
+
+class _Pool:
+    """Street keys sorted by length: a similarity cutoff bounds the lengths worth scoring."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        keys = sorted(groups, key=len)
+        self.keys = keys
+        self.lengths = [len(k) for k in keys]
+        self.groups = [groups[k] for k in keys]
+
+    def extract(self, query: str, limit: int = 8) -> list[tuple[int, float]]:
+        """(index, similarity) of the closest keys at or above FUZZY_CUTOFF."""
+        # OSA distance >= length difference, normalised by the longer: a key shorter than
+        # cutoff * len(query) or longer than len(query) / cutoff cannot reach the cutoff.
+        n = len(query)
+        lo = bisect_left(self.lengths, math.ceil(n * FUZZY_CUTOFF - 1e-9))
+        hi = bisect_right(self.lengths, math.floor(n / FUZZY_CUTOFF + 1e-9))
+        if lo >= hi:
+            return []
+        found = process.extract(
+            query,
+            self.keys[lo:hi],
+            scorer=OSA.normalized_similarity,
+            limit=limit,
+            score_cutoff=FUZZY_CUTOFF,
+        )
+        return [(lo + idx, float(score)) for _, score, idx in found]
 
 
 def _derived_id(street_id: str, numero: int, rep: str) -> str:
