@@ -265,7 +265,7 @@ def run(args: argparse.Namespace) -> None:
     n = args.points
     print(
         f"# Point-in-polygon, {n:,} points, seed {args.seed}, CellGrid best of {args.repeat}, "
-        f"build best of {args.build_repeat}; load average at start "
+        f"{args.build_repeat} builds; load average at start "
         f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
     )
     failed = False
