@@ -28,6 +28,7 @@ import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,19 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.data.reader import read_qpv_file  # noqa: E402
 from app.db.migrate import upgrade  # noqa: E402
 from app.db.session import make_engine  # noqa: E402
 from app.geocoding.ban_import import import_ban_files  # noqa: E402
 from app.geocoding.base import AddressQuery, Candidate, MatchType  # noqa: E402
 from app.geocoding.local import LocalGeocoder  # noqa: E402
 from app.geocoding.normalize import fix_mojibake  # noqa: E402
+from app.spatial.index import DatasetInfo, GeographyIndex, QpvInfo, QpvSource  # noqa: E402
 
 GEODATA = Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata"))
 BAN_PARIS = GEODATA / "ban" / "adresses-75.csv.gz"
 BAN_BONDY = GEODATA / "ban" / "adresses-93010-bondy.csv.gz"
+QPV2024_GEOJSON = GEODATA / "qpv2024" / "qpv2024_wgs84_rounded4.geojson"
 
 # Abbreviations people type, the reverse of what normalize.py expands.
 TYPE_ABBREV = {
@@ -288,9 +292,36 @@ def run(
         secs = sum(r["n"] / r["addresses_per_s"] for r in runs)
         figures[f"{variant}_right_number_pct"] = round(100 * right / n, 2)
         figures[f"{variant}_addresses_per_s"] = round(n / secs)
+    figures["right_qpv_pct"] = qpv_agreement(arrays)
     figures["arrays"] = arrays
     tmp.cleanup()
     return figures
+
+
+def qpv_agreement(arrays: dict[str, NDArray[Any]]) -> dict[str, float]:
+    """Share of addresses whose found point gets the same QPV answer as the true one (2024).
+
+    Same answer = the same QPV code, or outside every QPV at both points; an address not
+    found counts as wrong.
+    """
+    qpv = read_qpv_file(QPV2024_GEOJSON)
+    index = GeographyIndex.build(
+        DatasetInfo(
+            0, qpv.geography, qpv.source_name, qpv.sha256, len(qpv.rows), 0, datetime.now(UTC)
+        ),
+        [
+            QpvSource(QpvInfo(r.code, r.name, r.departement, r.territory, (), ()), r.geom)
+            for r in qpv.rows
+        ],
+    )
+    shares = {}
+    for prefix in sorted({k.rsplit("_", 2)[0] for k in arrays if k.endswith("_true_lon")}):
+        truth = index.tag(arrays[f"{prefix}_true_lon"], arrays[f"{prefix}_true_lat"])
+        found_lon, found_lat = arrays[f"{prefix}_found_lon"], arrays[f"{prefix}_found_lat"]
+        found = index.tag(np.nan_to_num(found_lon, nan=0.0), np.nan_to_num(found_lat, nan=0.0))
+        right = (truth == found) & np.isfinite(found_lon)
+        shares[prefix.replace("_", "/")] = round(100.0 * float(right.mean()), 2)
+    return shares
 
 
 def main() -> int:
