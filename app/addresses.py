@@ -176,12 +176,15 @@ class AddressResolver:
         tolerance = self.settings.boundary_tolerance_m
         good = [c for c in result.candidates if c.score >= self.settings.geocoder_min_score]
         best = good[0] if good else None
-        territory = _territory(best, query)
-        geo = self.index.choose(geography, as_of, territory)
+        # The commune is known even when the address is not: a low-scoring municipality
+        # candidate (street not found) still identifies it by postcode or name.
+        commune = best or next(
+            (c for c in result.candidates if c.type is MatchType.MUNICIPALITY), None
+        )
+        geo = self.index.choose(geography, as_of, _territory(commune, query))
         name = geocoder.name
-
-        citycode = best.citycode if best else query.citycode
-        city = best.city if best else query.commune
+        citycode = commune.citycode if commune else query.citycode
+        city = commune.city if commune else query.commune
         if geo.communes.has_qpv(citycode, city) is False:
             point = geo.lookup(best.lon, best.lat, tolerance) if best else None
             if point is None or not point.inside:
