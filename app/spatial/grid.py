@@ -420,23 +420,38 @@ def _raster(
     marked; any cell that the boundary comes within eps of is among them.
     """
     w = float(2**sh)
+    inv = 1.0 / w  # a power of two: exact
     du, dv = ub - ua, vb - va
-    npc = np.maximum(np.ceil(np.maximum(np.abs(du), np.abs(dv)) / (w / 2)), 1).astype(_I64)
-    seg = np.repeat(np.arange(len(npc)), npc)
-    first = np.cumsum(npc) - npc
-    j = np.arange(len(seg), dtype=_I64) - first[seg]
-    m = npc[seg].astype(np.float64)
-    t0 = j / m
-    t1 = (j + 1) / m
-    dus, dvs = du[seg], dv[seg]
-    x0 = ua[seg] + dus * t0
-    y0 = va[seg] + dvs * t0
-    x1 = ua[seg] + dus * t1
-    y1 = va[seg] + dvs * t1
-    lox = np.floor((np.minimum(x0, x1) - eps) / w).astype(_I64)
-    hix = np.floor((np.maximum(x0, x1) + eps) / w).astype(_I64)
-    loy = np.floor((np.minimum(y0, y1) - eps) / w).astype(_I64)
-    hiy = np.floor((np.maximum(y0, y1) + eps) / w).astype(_I64)
+    npc = np.maximum(np.ceil(np.maximum(np.abs(du), np.abs(dv)) * (2 * inv)), 1).astype(_I64)
+    # Cut points of every edge, both ends included; piece k runs from point k to k + 1.
+    cnt = npc + 1
+    seg = np.repeat(np.arange(len(npc)), cnt)
+    first = np.cumsum(cnt) - cnt
+    t = np.arange(len(seg), dtype=np.float64)
+    t -= first[seg]
+    t /= npc[seg]
+    x = du[seg]
+    x *= t
+    x += ua[seg]
+    y = dv[seg]
+    y *= t
+    y += va[seg]
+    # Cell range of each cut point grown by eps; a piece spans its two ends' ranges.
+    xlo = np.floor((x - eps) * inv).astype(_I64)
+    xhi = np.floor((x + eps) * inv).astype(_I64)
+    ylo = np.floor((y - eps) * inv).astype(_I64)
+    yhi = np.floor((y + eps) * inv).astype(_I64)
+    # The pair (last point of an edge, first of the next) is not a piece: it takes the
+    # first point's range alone.
+    last = first[1:] - 1
+    nxt = [a[1:].copy() for a in (xlo, xhi, ylo, yhi)]
+    for a, b in zip((xlo, xhi, ylo, yhi), nxt, strict=True):
+        b[last] = a[last]
+    lox = np.minimum(xlo[:-1], nxt[0])
+    hix = np.maximum(xhi[:-1], nxt[1])
+    loy = np.minimum(ylo[:-1], nxt[2])
+    hiy = np.maximum(yhi[:-1], nxt[3])
+    seg = seg[:-1]
     p = epoly[seg]
     # Only the distinct corners of each 1x1, 2x1, 1x2 or 2x2 range.
     kx, ky = hix != lox, hiy != loy
