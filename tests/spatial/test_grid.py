@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyogrio
@@ -174,3 +176,18 @@ def test_tag_points_and_empty_index() -> None:
     none = CellGrid.build(np.array([], dtype=object))
     assert none.query(np.array([0.5]), np.array([0.5])).tolist() == [-1]
     assert none.nbytes > 0
+
+
+def test_arrays_round_trip(indexed: tuple[NDArray[np.object_], CellGrid]) -> None:
+    geoms, grid = indexed
+    buf = io.BytesIO()
+    arrays: dict[str, Any] = dict(grid.to_arrays())
+    np.savez(buf, **arrays)
+    buf.seek(0)
+    with np.load(buf) as loaded:
+        again = CellGrid.from_arrays(geoms, loaded)
+    lon, lat = random_points(geoms, 100_000, seed=11)
+    assert np.array_equal(again.query(lon, lat), grid.query(lon, lat))
+    assert again.nbytes == grid.nbytes
+    with pytest.raises(ValueError, match="polygons"):
+        CellGrid.from_arrays(geoms[:-1], grid.to_arrays())
