@@ -131,10 +131,7 @@ class CellGrid:
         n = len(geoms)
         fine = sum(levels)
         scale = float(2**fine)
-        # Prepared geometries make the exact tests O(log vertices); we keep our own copy
-        # of the array but share the geometry objects (prepare() is idempotent).
-        geoms = geoms.copy()
-        shapely.prepare(geoms)
+        geoms = _prepared(geoms)
 
         ax, ay, bx, by, epoly = _edges(geoms)
         if len(epoly) == 0:
@@ -376,10 +373,10 @@ class CellGrid:
         if meta[0] != _FORMAT:
             raise ValueError(f"unknown CellGrid format {meta[0]}")
         x0, y0, nx0, ny0, n = meta[1:6]
-        geoms = np.asarray(geoms, dtype=object).copy()
+        geoms = np.asarray(geoms, dtype=object)
         if len(geoms) != n:
             raise ValueError(f"these arrays index {n} polygons, not {len(geoms)}")
-        shapely.prepare(geoms)
+        geoms = _prepared(geoms)
         return cls(
             geoms,
             np.asarray(arrays["root"], dtype=_I32),
@@ -423,6 +420,22 @@ def tag_points(lon: ArrayLike, lat: ArrayLike, geoms: NDArray[Any] | CellGrid) -
 
 
 # ---------------------------------------------------------------------- build helpers
+def _prepared(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Our own array of the same geometry objects, prepared, with their indexes built.
+
+    Prepared geometries make the exact tests O(log vertices). GEOS builds a prepared
+    polygon's point locator lazily, on its first test: doing that here, once per polygon,
+    means concurrent queries from several threads only ever read it.
+    """
+    geoms = geoms.copy()
+    shapely.prepare(geoms)
+    if len(geoms):
+        b = shapely.bounds(geoms)
+        ok = ~np.isnan(b[:, 0])
+        shapely.intersects_xy(geoms[ok], b[ok, 0], b[ok, 1])
+    return geoms
+
+
 def _edges(
     geoms: NDArray[np.object_],
 ) -> tuple[
