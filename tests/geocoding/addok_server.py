@@ -355,6 +355,15 @@ def _serve() -> None:
         "127.0.0.1", 0, application, server_class=Server, handler_class=QuietHandler
     )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
+    parent = os.getppid()
+
+    def watchdog() -> None:
+        # If pytest dies without tearing down (SIGKILL, a crash), do not outlive it.
+        while os.getppid() == parent:
+            time.sleep(1)
+        httpd.shutdown()
+
+    threading.Thread(target=watchdog, daemon=True).start()
     print(f"{_PORT_PREFIX}{httpd.server_address[1]}", flush=True)
     httpd.serve_forever()
     httpd.server_close()

@@ -46,6 +46,7 @@ class Seen:
     params: dict[str, list[str]]
     form: dict[str, list[str]] = field(default_factory=dict)
     csv_rows: list[dict[str, str]] | None = None
+    server: FaultServer | None = field(default=None, repr=False)
 
     @property
     def q(self) -> str:
@@ -181,6 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         url = urlsplit(self.path)
         seen = Seen(time.monotonic(), self.command, url.path, parse_qs(url.query))
+        seen.server = self.server
         if self.command == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             _parse_form(seen, self.headers.get("Content-Type", ""), body)
@@ -469,7 +471,7 @@ def test_trickling_body_is_cut_by_the_overall_deadline(
 ) -> None:
     # Every byte comes within the read timeout, so only the deadline can stop this.
     server = serve(lambda s, i: Trickle(interval=0.1, size=1000))
-    result, elapsed = geocode(server.url, timeout=0.5, deadline=1.0)
+    result, elapsed = geocode(server.url, timeout=2.0, deadline=1.0)
     assert result.error is GeocodeErrorKind.TIMEOUT
     assert result.error_detail is not None
     assert "deadline" in result.error_detail
@@ -578,19 +580,36 @@ def test_connection_refused() -> None:
 # ----------------------------------------------------------------------------- caps, order
 
 
+def holding(cap: int) -> Behaviour:
+    """Answer only once ``cap`` requests are in flight (or after 1 s), then 50 ms more.
+
+    Waiting for the cap makes reaching it independent of machine load; the extra 50 ms
+    gives a client that does not respect the cap the time to exceed it.
+    """
+
+    def behaviour(seen: Seen, index: int) -> Action:
+        server = seen.server
+        assert server is not None
+        end = time.monotonic() + 1.0
+        while server.in_flight < cap and time.monotonic() < end:
+            time.sleep(0.005)
+        return Reply(**{**ok(seen).__dict__, "delay": 0.05})
+
+    return behaviour
+
+
 def test_concurrency_cap(serve: Callable[[Behaviour], FaultServer]) -> None:
-    server = serve(lambda s, i: Reply(**{**ok(s).__dict__, "delay": 0.15}))
+    server = serve(holding(3))
     queries = [AddressQuery(q=f"{n} rue Test Bondy") for n in range(24)]
-    results, elapsed = geocode_many(server.url, queries, bulk=False, concurrency=3, rate=1000)
+    results, _ = geocode_many(server.url, queries, bulk=False, concurrency=3, rate=1000)
     assert all(r.error is None for r in results)
     assert server.max_in_flight == 3
-    assert elapsed >= 24 / 3 * 0.15 * 0.9
 
 
 def test_concurrency_cap_holds_across_concurrent_callers(
     serve: Callable[[Behaviour], FaultServer],
 ) -> None:
-    server = serve(lambda s, i: Reply(**{**ok(s).__dict__, "delay": 0.1}))
+    server = serve(holding(2))
 
     async def body(g: BanGeocoder) -> list[GeocodeResult]:
         singles = asyncio.gather(*(g.geocode(AddressQuery(q=f"{n} rue Solo")) for n in range(8)))
