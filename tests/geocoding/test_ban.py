@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from app.geocoding.ban import BanGeocoder
-from app.geocoding.base import AddressQuery, Geocoder, GeocodeResult, MatchType
-from app.settings import Settings
+from app.geocoding.base import AddressQuery, GeocodeResult, MatchType
 from tests.conftest import BAN_BONDY
 from tests.geocoding.addok_server import repair_mojibake
 
@@ -119,13 +118,6 @@ def assert_found(result: GeocodeResult, address: BanAddress) -> None:
     assert best.housenumber == address.housenumber
     assert 0.5 < best.score <= 1.0
     assert address.voie in best.label
-
-
-def test_is_a_geocoder() -> None:
-    geocoder = BanGeocoder.from_settings(Settings(ban_url="http://127.0.0.1:9"))
-    assert isinstance(geocoder, Geocoder)
-    assert geocoder.name == "ban"
-    asyncio.run(geocoder.aclose())
 
 
 def test_known_addresses_are_found_at_the_house_number(addok_server: str) -> None:

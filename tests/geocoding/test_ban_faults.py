@@ -28,7 +28,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app.geocoding.ban import BanGeocoder, parse_retry_after
-from app.geocoding.base import AddressQuery, GeocodeErrorKind, GeocodeResult, MatchType
+from app.geocoding.base import (
+    AddressQuery,
+    GeocodeErrorKind,
+    Geocoder,
+    GeocodeResult,
+    MatchType,
+)
+from app.settings import Settings
 
 T = TypeVar("T")
 
@@ -868,3 +875,20 @@ def test_closed_geocoder_returns_errors(serve: Callable[[Behaviour], FaultServer
     results, _ = run(server.url, body)
     assert all(r.error is GeocodeErrorKind.UPSTREAM for r in results)
     assert server.seen == []
+
+
+def test_is_a_geocoder_built_from_settings() -> None:
+    settings = Settings(ban_url="http://127.0.0.1:9/geocodage/", ban_timeout_s=1.5)
+    geocoder = BanGeocoder.from_settings(settings)
+    assert isinstance(geocoder, Geocoder)
+    assert geocoder.name == "ban"
+    assert geocoder.base_url == "http://127.0.0.1:9/geocodage"
+    asyncio.run(geocoder.aclose())
+
+
+def test_base_url_with_a_path(serve: Callable[[Behaviour], FaultServer]) -> None:
+    # IGN Géoplateforme serves BAN under a path: https://data.geopf.fr/geocodage/search
+    server = serve(lambda s, i: ok(s))
+    result, _ = geocode(f"{server.url}/geocodage/")
+    assert_ok(result)
+    assert [s.path for s in server.seen] == ["/geocodage/search"]
