@@ -23,7 +23,9 @@ rounding error of the coordinate -> cell computation.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +45,9 @@ DEFAULT_LEVELS: tuple[int, ...] = (6, 3, 2, 1, 1)
 # A cell is uniform only if no boundary comes within this distance (degrees, ~0.1 mm):
 # many orders of magnitude above the rounding error of (lon - x0) * 2^F (~1e-13 degree).
 EPS_DEG = 1e-9
+
+# Edge pieces rasterised at once during a build.
+RASTER_BATCH = 1 << 17
 
 # Points are processed in chunks so that the temporaries of every numpy pass stay in the
 # L2 cache (4 MiB per core here); this roughly halves the time of the memory-bound passes.
@@ -165,75 +170,16 @@ class CellGrid:
         ub, vb = (bx - x0) * scale, (by - y0) * scale
         eps = EPS_DEG * scale
 
-        chunks: list[NDArray[np.int32]] = []
-        next_slot = nx0 * ny0
-        leaf_ptr: list[int] = [0]
-        leaf_ids: list[NDArray[np.int64]] = []
-        n_leaves = 0
-
         bounds = shapely.bounds(geoms)
         bx0, bx1 = (bounds[:, 0] - x0) * scale, (bounds[:, 2] - x0) * scale
         by0, by1 = (bounds[:, 1] - y0) * scale, (bounds[:, 3] - y0) * scale
         ctx = _Build(geoms, ua, va, ub, vb, epoly, bx0, by0, bx1, by1, eps, x0, y0, nx0, ny0, fine)
-        level = _root_level(ctx)
-        root = np.full(nx0 * ny0, -1, dtype=_I32)
-        chunks.append(root)
-        for depth in range(len(levels) + 1):
-            last = depth == len(levels)
-            ncell = len(level.slot)
-            entry = np.where(level.cover < n, level.cover, -1)
-            has = np.zeros(ncell, dtype=bool)
-            has[level.cand_cell] = True
-            if last:
-                # Boundary leaves: a single candidate with nothing behind is inlined.
-                counts = np.bincount(level.cand_cell, minlength=ncell)
-                single = (counts == 1) & (level.cover >= n)
-                first = np.cumsum(counts) - counts  # cand_cell is sorted
-                idx = np.flatnonzero(single)
-                entry[idx] = -2 - level.cand_poly[first[idx]]
-                multi = np.flatnonzero(has & ~single)
-                if len(multi):
-                    cnt = counts[multi]
-                    sel = np.isin(level.cand_cell, multi)
-                    ids = level.cand_poly[sel]
-                    # Candidates of one leaf, then its fallback (cover or -1).
-                    starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-                    fall = np.where(level.cover[multi] < n, level.cover[multi], -1)
-                    ids_full = np.insert(ids, starts + cnt, fall)
-                    ptr = np.cumsum(cnt + 1) + leaf_ptr[-1]
-                    leaf_ptr.extend(ptr.tolist())
-                    leaf_ids.append(ids_full)
-                    entry[multi] = -2 - n - (n_leaves + np.arange(len(multi)))
-                    n_leaves += len(multi)
-                _write(chunks, level.slot, entry)
-                break
-            # Refine every cell with candidates into a block of children.
-            bits = levels[depth]
-            refine = np.flatnonzero(has)
-            block = 1 << (2 * bits)
-            starts_abs = next_slot + block * np.arange(len(refine), dtype=_I64)
-            entry[refine] = n + starts_abs
-            next_slot += block * len(refine)
-            new_chunks = [np.full(block * len(refine), -1, dtype=_I32)]
-            if depth == 0:
-                # Every root cell points to a block, so that the first descent needs no
-                # compaction: uniform root cells share one constant block per value.
-                uni = np.flatnonzero(~has)
-                vals, inv = np.unique(entry[uni], return_inverse=True)
-                entry[uni] = n + next_slot + block * inv
-                next_slot += block * len(vals)
-                new_chunks.append(np.repeat(vals, block).astype(_I32))
-            _write(chunks, level.slot, entry)
-            chunks.extend(new_chunks)
-            sh = fine - sum(levels[: depth + 1])
-            level = _child_level(ctx, level, refine, starts_abs, bits, sh)
-        if next_slot + n >= 2**31:
-            raise ValueError("grid too large for int32 entries")
-        cells = np.concatenate(chunks)
+        del ua, va, ub, vb, ax, ay, bx, by, epoly
+        cells, ptr_arr, ids_arr = _build_cells(ctx, levels)
+        del ctx
+        _release_free_memory()
         # The root table is read apart, as block starts (its entries are all pointers).
         root = cells[: nx0 * ny0] - np.int32(n)
-        ptr_arr = np.asarray(leaf_ptr, dtype=_I32)
-        ids_arr = (np.concatenate(leaf_ids) if leaf_ids else np.zeros(0, _I64)).astype(_I32)
         return cls(
             geoms, root, cells, ptr_arr, ids_arr, x0=x0, y0=y0, nx0=nx0, ny0=ny0, levels=levels
         )
@@ -420,6 +366,91 @@ def tag_points(lon: ArrayLike, lat: ArrayLike, geoms: NDArray[Any] | CellGrid) -
 
 
 # ---------------------------------------------------------------------- build helpers
+def _build_cells(
+    ctx: _Build, levels: tuple[int, ...]
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+    """Cells array (root table first), leaf pointers and leaf ids, level by level."""
+    n, fine, nx0, ny0 = len(ctx.geoms), ctx.fine, ctx.nx0, ctx.ny0
+    chunks: list[NDArray[np.int32]] = []
+    next_slot = nx0 * ny0
+    leaf_ptr: list[int] = [0]
+    leaf_ids: list[NDArray[np.int64]] = []
+    n_leaves = 0
+
+    level = _root_level(ctx)
+    root = np.full(nx0 * ny0, -1, dtype=_I32)
+    chunks.append(root)
+    for depth in range(len(levels) + 1):
+        last = depth == len(levels)
+        ncell = len(level.slot)
+        entry = np.where(level.cover < n, level.cover, -1)
+        has = np.zeros(ncell, dtype=bool)
+        has[level.cand_cell] = True
+        if last:
+            # Boundary leaves: a single candidate with nothing behind is inlined.
+            counts = np.bincount(level.cand_cell, minlength=ncell)
+            single = (counts == 1) & (level.cover >= n)
+            first = np.cumsum(counts) - counts  # cand_cell is sorted
+            idx = np.flatnonzero(single)
+            entry[idx] = -2 - level.cand_poly[first[idx]]
+            multi = np.flatnonzero(has & ~single)
+            if len(multi):
+                cnt = counts[multi]
+                sel = np.isin(level.cand_cell, multi)
+                ids = level.cand_poly[sel]
+                # Candidates of one leaf, then its fallback (cover or -1).
+                starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+                fall = np.where(level.cover[multi] < n, level.cover[multi], -1)
+                ids_full = np.insert(ids, starts + cnt, fall)
+                ptr = np.cumsum(cnt + 1) + leaf_ptr[-1]
+                leaf_ptr.extend(ptr.tolist())
+                leaf_ids.append(ids_full)
+                entry[multi] = -2 - n - (n_leaves + np.arange(len(multi)))
+                n_leaves += len(multi)
+            _write(chunks, level.slot, entry)
+            break
+        # Refine every cell with candidates into a block of children.
+        bits = levels[depth]
+        refine = np.flatnonzero(has)
+        block = 1 << (2 * bits)
+        starts_abs = next_slot + block * np.arange(len(refine), dtype=_I64)
+        entry[refine] = n + starts_abs
+        next_slot += block * len(refine)
+        new_chunks = [np.full(block * len(refine), -1, dtype=_I32)]
+        if depth == 0:
+            # Every root cell points to a block, so that the first descent needs no
+            # compaction: uniform root cells share one constant block per value.
+            uni = np.flatnonzero(~has)
+            vals, inv = np.unique(entry[uni], return_inverse=True)
+            entry[uni] = n + next_slot + block * inv
+            next_slot += block * len(vals)
+            new_chunks.append(np.repeat(vals, block).astype(_I32))
+        _write(chunks, level.slot, entry)
+        chunks.extend(new_chunks)
+        sh = fine - sum(levels[: depth + 1])
+        level = _child_level(ctx, level, refine, starts_abs, bits, sh)
+    if next_slot + n >= 2**31:
+        raise ValueError("grid too large for int32 entries")
+    ptr_arr = np.asarray(leaf_ptr, dtype=_I32)
+    ids_arr = (np.concatenate(leaf_ids) if leaf_ids else np.zeros(0, _I64)).astype(_I32)
+    return np.concatenate(chunks), ptr_arr, ids_arr
+
+
+def _release_free_memory() -> None:
+    """Hand the build's freed temporaries back to the OS (glibc only; a no-op elsewhere).
+
+    A build allocates a few hundred MB of short-lived arrays; glibc keeps most of the freed
+    heap mapped, so a service would carry it as resident memory for ever after.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # musl or another libc: nothing to do
+        pass
+
+
 def _prepared(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     """Our own array of the same geometry objects, prepared, with their indexes built.
 
@@ -476,10 +507,35 @@ def _raster(
     the eps-grown bounding box of a piece spans at most 2 x 2 cells, all of which are
     marked; any cell that the boundary comes within eps of is among them.
     """
-    w = float(2**sh)
-    inv = 1.0 / w  # a power of two: exact
+    inv = 1.0 / float(2**sh)  # a power of two: exact
     du, dv = ub - ua, vb - va
     npc = np.maximum(np.ceil(np.maximum(np.abs(du), np.abs(dv)) * (2 * inv)), 1).astype(_I64)
+    # Edges in batches of about RASTER_BATCH pieces: the temporaries stay small (peak
+    # memory of a build, and fresh pages are slow to fault in on a young VM).
+    ends = np.searchsorted(
+        np.cumsum(npc), np.arange(1, int(npc.sum()) // RASTER_BATCH + 1) * RASTER_BATCH
+    )
+    bounds = np.unique(np.concatenate(([0], ends, [len(npc)])))
+    keys = [
+        _raster_batch(ua[a:b], va[a:b], du[a:b], dv[a:b], npc[a:b], epoly[a:b], eps, inv, ny, npoly)
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    ]
+    return _sorted_unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=_I64)
+
+
+def _raster_batch(
+    ua: NDArray[np.float64],
+    va: NDArray[np.float64],
+    du: NDArray[np.float64],
+    dv: NDArray[np.float64],
+    npc: NDArray[np.int64],
+    epoly: NDArray[np.int64],
+    eps: float,
+    inv: float,
+    ny: int,
+    npoly: int,
+) -> NDArray[np.int64]:
+    """_raster for a batch of edges, each cut into npc pieces."""
     # Cut points of every edge, both ends included; piece k runs from point k to k + 1.
     cnt = npc + 1
     seg = np.repeat(np.arange(len(npc)), cnt)
