@@ -49,6 +49,9 @@ EPS_DEG = 1e-9
 # Edge pieces rasterised at once during a build.
 RASTER_BATCH = 1 << 17
 
+# (child cell, polygon) pairs examined at once during a build, at most about.
+PAIR_BATCH = 1 << 18
+
 # Points are processed in chunks so that the temporaries of every numpy pass stay in the
 # L2 cache (4 MiB per core here); this roughly halves the time of the memory-bound passes.
 CHUNK = 1 << 16
@@ -643,27 +646,6 @@ def _child_level(
     cy = ((parent.cy[refine] << bits)[:, None] + lj[None, :]).ravel()
     slot = (starts_abs[:, None] + loc[None, :]).ravel()
     cover = np.repeat(parent.cover[refine], block)
-    # Each parent candidate polygon is handed only to the children that its bounding box
-    # (grown by eps) touches: the others are neither covered nor crossed by it.
-    rank = np.full(len(parent.slot), -1, dtype=_I64)
-    rank[refine] = np.arange(npar)
-    qr = rank[parent.cand_cell]
-    qp = parent.cand_poly
-    w = float(2**sh)
-    bx = parent.cx[parent.cand_cell] << bits
-    by = parent.cy[parent.cand_cell] << bits
-    i0 = np.maximum(np.floor((ctx.bx0[qp] - ctx.eps) / w).astype(_I64) - bx, 0)
-    i1 = np.minimum(np.floor((ctx.bx1[qp] + ctx.eps) / w).astype(_I64) - bx, side - 1)
-    j0 = np.maximum(np.floor((ctx.by0[qp] - ctx.eps) / w).astype(_I64) - by, 0)
-    j1 = np.minimum(np.floor((ctx.by1[qp] + ctx.eps) / w).astype(_I64) - by, side - 1)
-    ni = np.maximum(i1 - i0 + 1, 0)
-    nj = np.maximum(j1 - j0 + 1, 0)
-    cnt = ni * nj
-    q = np.repeat(np.arange(len(qp)), cnt)
-    k = np.arange(len(q), dtype=_I64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    njq = nj[q]
-    pc = qr[q] * block + ((i0[q] + k // njq) << bits) + j0[q] + k % njq
-    pp = qp[q]
     # Which (child, polygon) pairs still have the boundary nearby; only edges of the
     # parents' candidate polygons matter at this level.
     npoly = len(ctx.geoms)
@@ -673,16 +655,62 @@ def _child_level(
     marked = _raster(
         ctx.ua[em], ctx.va[em], ctx.ub[em], ctx.vb[em], ctx.epoly[em], ctx.eps, sh, ny, npoly
     )
-    key = (cx[pc] * ny + cy[pc]) * npoly + pp
-    near = _member(key, marked)
-    # Pairs away from the boundary: the polygon covers the whole child or none of it.
-    far = np.flatnonzero(~near)
-    inside = _centres_inside(ctx, pp[far], cx[pc[far]], cy[pc[far]], sh)
-    np.minimum.at(cover, pc[far[inside]], pp[far[inside]])
-    keep = near & (pp < cover[pc])
-    cand_cell, cand_poly = pc[keep], pp[keep]
+    rank = np.full(len(parent.slot), -1, dtype=_I64)
+    rank[refine] = np.arange(npar)
+    # Parent candidates in batches, so that the (child, polygon) pairs stay small.
+    near_cell: list[NDArray[np.int64]] = []
+    near_poly: list[NDArray[np.int64]] = []
+    step = max(1, PAIR_BATCH // block)
+    for a in range(0, len(parent.cand_cell), step):
+        pc, pp = _child_pairs(ctx, parent, rank, a, a + step, bits, sh)
+        near = _member((cx[pc] * ny + cy[pc]) * npoly + pp, marked)
+        near_cell.append(pc[near])
+        near_poly.append(pp[near])
+        # Pairs away from the boundary: the polygon covers the whole child or none of it.
+        far = np.flatnonzero(~near)
+        pc, pp = pc[far], pp[far]
+        inside = _centres_inside(ctx, pp, cx[pc], cy[pc], sh)
+        np.minimum.at(cover, pc[inside], pp[inside])
+    cand_cell = np.concatenate(near_cell) if near_cell else np.zeros(0, _I64)
+    cand_poly = np.concatenate(near_poly) if near_poly else np.zeros(0, _I64)
+    keep = cand_poly < cover[cand_cell]
+    cand_cell, cand_poly = cand_cell[keep], cand_poly[keep]
     order = np.lexsort((cand_poly, cand_cell))
     return _Level(cx, cy, slot, cover, cand_cell[order], cand_poly[order])
+
+
+def _child_pairs(
+    ctx: _Build,
+    parent: _Level,
+    rank: NDArray[np.int64],
+    start: int,
+    stop: int,
+    bits: int,
+    sh: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(child, polygon) pairs for parent candidates start:stop.
+
+    Each parent candidate polygon is handed only to the children that its bounding box
+    (grown by eps) touches: the others are neither covered nor crossed by it.
+    """
+    side = 1 << bits
+    qc = parent.cand_cell[start:stop]
+    qp = parent.cand_poly[start:stop]
+    qr = rank[qc]
+    w = float(2**sh)
+    bx = parent.cx[qc] << bits
+    by = parent.cy[qc] << bits
+    i0 = np.maximum(np.floor((ctx.bx0[qp] - ctx.eps) / w).astype(_I64) - bx, 0)
+    i1 = np.minimum(np.floor((ctx.bx1[qp] + ctx.eps) / w).astype(_I64) - bx, side - 1)
+    j0 = np.maximum(np.floor((ctx.by0[qp] - ctx.eps) / w).astype(_I64) - by, 0)
+    j1 = np.minimum(np.floor((ctx.by1[qp] + ctx.eps) / w).astype(_I64) - by, side - 1)
+    nj = np.maximum(j1 - j0 + 1, 0)
+    cnt = np.maximum(i1 - i0 + 1, 0) * nj
+    q = np.repeat(np.arange(len(qp)), cnt)
+    k = np.arange(len(q), dtype=_I64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    njq = nj[q]
+    pc = (qr[q] << (2 * bits)) + ((i0[q] + k // njq) << bits) + j0[q] + k % njq
+    return pc, qp[q]
 
 
 def _write(chunks: list[NDArray[np.int32]], slot: NDArray[np.int64], entry: NDArray[Any]) -> None:
