@@ -12,13 +12,15 @@ cells of 2^-F degree (F = sum of the level bits). Each cell holds one int32 entr
 - ``e < -1 - n``              finest-level boundary cell with several candidates (or a
                               covering fallback): leaf ``-2 - n - e`` of a CSR table.
 
-A query turns coordinates into integer fine-cell coordinates once, then descends the levels
-with one gather per level on the points still unresolved, and runs ``shapely.intersects_xy``
-on prepared polygons only for the few points that land in a boundary cell, so the answer is
-GEOS's own, bit for bit. Correctness of the "fully in"/"fully out" cells does not depend on
-floating-point luck: a cell is only called uniform when no polygon boundary comes within
-``EPS_DEG`` of it (a conservative rasterisation of the edges), which is far more than the
-rounding error of the coordinate -> cell computation.
+The root table is kept apart and holds block starts only: uniform root cells point to a
+shared constant block, so the first descent is one gather for every point, with no
+compaction. A query turns coordinates into integer fine-cell coordinates once, descends
+the levels with one gather per level on the points still unresolved, and runs
+``shapely.intersects_xy`` on prepared polygons only for the few points that land in a
+boundary cell, so the answer is GEOS's own, bit for bit. Correctness of the "fully in" and
+"fully out" cells does not depend on floating-point luck: a cell is only called uniform
+when no polygon boundary comes within ``EPS_DEG`` of it (a conservative rasterisation of the
+edges), which is far more than the rounding error of the coordinate -> cell computation.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ RASTER_BATCH = 1 << 17
 PAIR_BATCH = 1 << 18
 
 # Points are processed in chunks so that the temporaries of every numpy pass stay in the
-# L2 cache (4 MiB per core here); this roughly halves the time of the memory-bound passes.
+# L2 cache (4 MiB per core here): 1 M points take ~22 ms in chunks of 2^16, ~27 ms in one.
 CHUNK = 1 << 16
 
 # Version of the to_arrays() layout (and of the cell encoding and EPS_DEG behind it).
