@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
 
 
 def test_an_address_in_a_qpv_answers_in_with_its_geocoding(geocoding_client: TestClient) -> None:
@@ -81,3 +86,38 @@ def test_no_address_reaches_the_logs(
         geocoding_client.get("/v1/address", params={"q": f"4 rue Eric {secret} 93140 Bondy"})
         geocoding_client.get("/v1/address", params={"q": f"4 rue {secret}\x01"})
     assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+@pytest.fixture(scope="module")
+def ban_client(geocoded_sqlite_url: str, addok_server: str) -> Iterator[TestClient]:
+    """The app with both providers: local first, then ban against a real addok (Bondy)."""
+    settings = Settings(
+        database_url=geocoded_sqlite_url, geocoders=["local", "ban"], ban_url=addok_server
+    )
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.mark.addok
+@pytest.mark.parametrize("provider", ["local", "ban"])
+def test_both_providers_give_the_same_answer(ban_client: TestClient, provider: str) -> None:
+    params = {"q": "4 rue Eric Tabarly 93140 Bondy", "provider": provider}
+    body = ban_client.get("/v1/address", params=params).json()
+    assert body["geocoding"]["provider"] == provider
+    assert (body["status"], body["qpv"]["code"]) == ("in", "QN09314M")
+
+
+def test_an_unreachable_geocoder_is_a_502_problem(geocoded_sqlite_url: str) -> None:
+    settings = Settings(
+        database_url=geocoded_sqlite_url,
+        geocoders=["ban"],
+        ban_url="http://127.0.0.1:9",
+        ban_timeout_s=0.5,
+        ban_max_retries=0,
+    )
+    with TestClient(create_app(settings)) as c:
+        response = c.get("/v1/address", params={"q": "4 rue Eric Tabarly 93140 Bondy"})
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "ban geocoder failed" in response.json()["detail"]
+    assert "Tabarly" not in response.text
