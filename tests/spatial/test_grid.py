@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,34 @@ def test_arrays_round_trip(indexed: tuple[NDArray[np.object_], CellGrid]) -> Non
     assert again.nbytes == grid.nbytes
     with pytest.raises(ValueError, match="polygons"):
         CellGrid.from_arrays(geoms[:-1], grid.to_arrays())
+
+
+def test_edges_on_cell_lines_and_shared_edges() -> None:
+    # Boxes whose edges lie exactly on fine cell lines (multiples of 2^-13 degree), two of
+    # them sharing an edge, a triangle with a vertex on a cell corner: points on, and one
+    # ulp either side of, every such line must get GEOS's answer.
+    f = 2.0**-13
+    a = shapely.box(2.0, 45.0, 2.0 + 5 * f, 45.0 + 3 * f)
+    b = shapely.box(2.0 + 5 * f, 45.0, 2.0 + 9 * f, 45.0 + 3 * f)
+    c = shapely.Polygon(
+        [(2.0 + f, 45.0 + 4 * f), (2.0 + 7 * f, 45.0 + 4 * f), (2.0 + 4 * f, 45.0 + 9 * f)]
+    )
+    geoms = np.array([b, a, c], dtype=object)
+    grid = CellGrid.build(geoms)
+    xs = 2.0 + np.arange(-2, 12) * f
+    ys = 45.0 + np.arange(-2, 12) * f
+    xs = np.concatenate([xs, np.nextafter(xs, np.inf), np.nextafter(xs, -np.inf), xs + f / 2])
+    ys = np.concatenate([ys, np.nextafter(ys, np.inf), np.nextafter(ys, -np.inf), ys + f / 2])
+    lon, lat = (g.ravel() for g in np.meshgrid(xs, ys))
+    assert_same(grid, geoms, lon, lat)
+    # On the shared edge both boxes cover the point: the lowest id (b = 0) wins.
+    assert grid.query(np.array([2.0 + 5 * f]), np.array([45.0 + f]))[0] == 0
+
+
+def test_concurrent_queries(indexed: tuple[NDArray[np.object_], CellGrid]) -> None:
+    geoms, grid = indexed
+    lon, lat = random_points(geoms, 200_000, seed=5)
+    want = grid.query(lon, lat)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: grid.query(lon, lat), range(8)))
+    assert all(np.array_equal(r, want) for r in results)
