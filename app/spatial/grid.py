@@ -365,7 +365,8 @@ class CellGrid:
 
 
 def tag_points(lon: ArrayLike, lat: ArrayLike, geoms: NDArray[Any] | CellGrid) -> NDArray[np.int32]:
-    """Polygon id covering each lon/lat point (lowest id on overlaps), -1 where none."""
+    """Polygon id covering each lon/lat point (lowest on overlaps, -1 if none)."""
+    # Building takes a second or two: callers tagging many chunks pass a built CellGrid.
     grid = geoms if isinstance(geoms, CellGrid) else CellGrid.build(geoms)
     return grid.query(lon, lat)
 
