@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.data.reader import read_qpv_file
 from app.db import repositories
+from app.db.models import Dataset
 from app.spatial.geography import Geography
+from app.spatial.loader import build_geography, store_grid
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +41,23 @@ def import_qpv_file(
     """Import one QPV file; idempotent by content hash, all or nothing."""
     qpv_file = read_qpv_file(path, geography=geography, member=member, crs=crs)
     with Session(engine) as session, session.begin():
-        existing = repositories.find_dataset_by_sha(session, qpv_file.sha256)
-        if existing is not None:
-            log.info("%s already imported as dataset %s", qpv_file.source_name, existing.id)
-            return ImportReport(
-                existing.id,
-                Geography(existing.geography),
-                existing.feature_count,
-                existing.repaired_count,
-                existing.sha256,
-                created=False,
-            )
-        dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
+        dataset = repositories.find_dataset_by_sha(session, qpv_file.sha256)
+        created = dataset is None
+        if dataset is None:
+            dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
         report = ImportReport(
             dataset.id,
-            qpv_file.geography,
-            len(qpv_file.rows),
-            qpv_file.repaired_count,
-            qpv_file.sha256,
-            created=True,
+            Geography(dataset.geography),
+            dataset.feature_count,
+            dataset.repaired_count,
+            dataset.sha256,
+            created,
         )
+    # The membership grid takes a second or two to build: once here, not at every start-up.
+    _ensure_grid(engine, report.dataset_id)
     log.info(
-        "imported %s: geography %s, %d QPV (%d repaired) as dataset %d",
+        "%s %s: geography %s, %d QPV (%d repaired), dataset %d",
+        "imported" if created else "already imported",
         qpv_file.source_name,
         report.geography,
         report.feature_count,
@@ -68,3 +65,13 @@ def import_qpv_file(
         report.dataset_id,
     )
     return report
+
+
+def _ensure_grid(engine: Engine, dataset_id: int) -> None:
+    """Build and cache the dataset's membership grid unless a valid one is stored."""
+    with Session(engine) as session:
+        dataset = session.get(Dataset, dataset_id)
+        assert dataset is not None
+        index = build_geography(session, dataset)
+    if not index.grid_loaded:
+        store_grid(engine, index)

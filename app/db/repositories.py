@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.data.reader import QpvFile
-from app.db.models import Dataset, Qpv
+from app.db.models import Dataset, Qpv, QpvGrid
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +92,14 @@ def dataset_quartiers(session: Session, dataset_id: int) -> list[StoredQpv]:
         .order_by(Qpv.code)
     )
     return [StoredQpv(*row) for row in rows]
+
+
+def grid_payload(session: Session, dataset_id: int, grid_format: int) -> bytes | None:
+    """The cached membership grid of a dataset, if one of this format is stored."""
+    grid = session.get(QpvGrid, dataset_id)
+    return grid.payload if grid is not None and grid.format == grid_format else None
+
+
+def save_grid(session: Session, dataset_id: int, grid_format: int, payload: bytes) -> None:
+    """Store (or replace) the membership grid of a dataset."""
+    session.merge(QpvGrid(dataset_id=dataset_id, format=grid_format, payload=payload))

@@ -26,6 +26,7 @@ edges), which is far more than the rounding error of the coordinate -> cell comp
 from __future__ import annotations
 
 import ctypes
+import io
 import math
 import sys
 from collections.abc import Mapping
@@ -36,7 +37,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DEFAULT_LEVELS", "CellGrid", "tag_points"]
+__all__ = ["DEFAULT_LEVELS", "FORMAT", "CellGrid", "tag_points"]
 
 # Bits per axis added at each level below the 1° root: 1° -> 1/64° (~1.7 km) -> 1/512°
 # (~220 m) -> 1/2048° (~54 m) -> 1/4096° -> 1/8192° (~14 m x 9 m in the hexagone).
@@ -59,7 +60,7 @@ PAIR_BATCH = 1 << 18
 CHUNK = 1 << 16
 
 # Version of the to_arrays() layout (and of the cell encoding and EPS_DEG behind it).
-_FORMAT = 1
+FORMAT = 1
 
 _I32 = np.int32
 _I64 = np.int64
@@ -304,7 +305,7 @@ class CellGrid:
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict[str, NDArray[Any]]:
         """The structure as plain arrays (for numpy.savez), without the polygons."""
-        meta = [_FORMAT, self._x0, self._y0, self._nx0, self._ny0, self._n, *self._levels]
+        meta = [FORMAT, self._x0, self._y0, self._nx0, self._ny0, self._n, *self._levels]
         return {
             "meta": np.asarray(meta, dtype=_I64),
             "root": self._root,
@@ -321,7 +322,7 @@ class CellGrid:
         the arrays keyed by its dataset's checksum. Only the polygon count is checked here.
         """
         meta = [int(v) for v in np.asarray(arrays["meta"])]
-        if meta[0] != _FORMAT:
+        if meta[0] != FORMAT:
             raise ValueError(f"unknown CellGrid format {meta[0]}")
         x0, y0, nx0, ny0, n = meta[1:6]
         geoms = np.asarray(geoms, dtype=object)
@@ -340,6 +341,18 @@ class CellGrid:
             ny0=ny0,
             levels=tuple(meta[6:]),
         )
+
+    def to_bytes(self) -> bytes:
+        """The structure serialised as a compressed npz (for a database column)."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **self.to_arrays())  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, geoms: NDArray[Any], payload: bytes) -> CellGrid:
+        """Rebuild from to_bytes() output and the very polygons it was built from, in order."""
+        with np.load(io.BytesIO(payload)) as arrays:
+            return cls.from_arrays(geoms, {name: arrays[name] for name in arrays.files})
 
     # ------------------------------------------------------------------ misc
     @property

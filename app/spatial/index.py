@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from app.errors import GeographyNotLoaded, InvalidInput
 from app.spatial.communes import CommuneIndex
 from app.spatial.geography import Geography, geography_in_force
+from app.spatial.grid import CellGrid
 from app.spatial.territories import (
     TERRITORIES,
     TERRITORY_BY_KEY,
@@ -113,17 +114,30 @@ class GeographyIndex:
     infos: list[QpvInfo]
     geoms: NDArray[np.object_]
     tree: shapely.STRtree
+    grid: CellGrid
+    grid_loaded: bool  # False when the grid had to be built (no valid cached payload)
     parts: dict[str, _TerritoryPart]
     communes: CommuneIndex
     by_code: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, dataset: DatasetInfo, sources: Iterable[QpvSource]) -> GeographyIndex:
-        """Index the quartiers of one dataset (sorted by code so that ids are stable)."""
+    def build(
+        cls,
+        dataset: DatasetInfo,
+        sources: Iterable[QpvSource],
+        grid_payload: bytes | None = None,
+    ) -> GeographyIndex:
+        """Index the quartiers of one dataset, sorted by code so that ids are stable.
+
+        ``grid_payload`` is a cached ``CellGrid.to_bytes()`` of the same polygons in the same
+        order; it is checked against the exact geometry and rebuilt if it does not agree.
+        """
         ordered = sorted(sources, key=lambda s: s.info.code)
         infos = [s.info for s in ordered]
         geoms = np.array([s.geom for s in ordered], dtype=object)
         shapely.prepare(geoms)
+        tree = shapely.STRtree(geoms)
+        grid = _cached_grid(geoms, tree, grid_payload)
         territory_keys = np.array([info.territory for info in infos])
         parts = {}
         for territory in TERRITORIES:
@@ -143,7 +157,9 @@ class GeographyIndex:
             dataset=dataset,
             infos=infos,
             geoms=geoms,
-            tree=shapely.STRtree(geoms),
+            tree=tree,
+            grid=grid or CellGrid.build(geoms),
+            grid_loaded=grid is not None,
             parts=parts,
             communes=CommuneIndex.build((i.departement, i.communes, i.insee_codes) for i in infos),
             by_code={info.code: i for i, info in enumerate(infos)},
@@ -160,20 +176,8 @@ class GeographyIndex:
         return sorted(int(i) for i in hits)
 
     def tag(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int32]:
-        """For each point, the lowest id of a quartier covering it, or -1."""
-        out = np.full(len(lon), -1, dtype=np.int32)
-        finite = np.isfinite(lon) & np.isfinite(lat)
-        idx = np.flatnonzero(finite)
-        if idx.size:
-            point_i, geom_i = self.tree.query(
-                shapely.points(lon[idx], lat[idx]), predicate="intersects"
-            )
-            # Several hits for a point: keep the lowest id, as the single-point path does.
-            order = np.lexsort((geom_i, point_i))
-            point_i, geom_i = point_i[order], geom_i[order]
-            first = np.r_[True, point_i[1:] != point_i[:-1]] if point_i.size else point_i
-            out[idx[point_i[first]]] = geom_i[first]
-        return out
+        """For each point, the lowest id of a quartier covering it, or -1 (NaN gives -1)."""
+        return self.grid.query(lon, lat)
 
     def search(
         self,
@@ -262,6 +266,40 @@ class GeographyIndex:
             self.dataset,
             reason,
         )
+
+
+def exact_tag(
+    tree: shapely.STRtree, lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> NDArray[np.int32]:
+    """Reference membership through the STRtree: lowest covering id per point, or -1."""
+    none = np.iinfo(np.int32).max
+    out = np.full(len(lon), none, dtype=np.int32)
+    point_i, geom_i = tree.query(shapely.points(lon, lat), predicate="intersects")
+    np.minimum.at(out, point_i, geom_i.astype(np.int32))
+    out[out == none] = -1
+    return out
+
+
+def _cached_grid(
+    geoms: NDArray[np.object_], tree: shapely.STRtree, payload: bytes | None
+) -> CellGrid | None:
+    """The cached grid if it loads and agrees with the exact test on every polygon's edges."""
+    if payload is None:
+        return None
+    try:
+        grid = CellGrid.from_bytes(geoms, payload)
+    except (ValueError, KeyError, OSError):
+        return None
+    # A vertex and an inner point of each polygon: cheap, and any drift in order or geometry
+    # between the cache and the polygons shows up here.
+    probes = np.concatenate(
+        [
+            shapely.get_coordinates(shapely.point_on_surface(geoms)),
+            np.array([shapely.get_coordinates(g)[0] for g in geoms]),
+        ]
+    )
+    expected = exact_tag(tree, probes[:, 0], probes[:, 1])
+    return grid if np.array_equal(grid.query(probes[:, 0], probes[:, 1]), expected) else None
 
 
 def fold(text: str) -> str:

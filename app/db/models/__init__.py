@@ -2,6 +2,6 @@
 
 from app.db.models.addresses import BanAddress, BanImport, BanStreet
 from app.db.models.base import Base
-from app.db.models.qpv import Dataset, Qpv
+from app.db.models.qpv import Dataset, Qpv, QpvGrid
 
-__all__ = ["BanAddress", "BanImport", "BanStreet", "Base", "Dataset", "Qpv"]
+__all__ = ["BanAddress", "BanImport", "BanStreet", "Base", "Dataset", "Qpv", "QpvGrid"]

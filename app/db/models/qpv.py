@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import shapely
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.base import Base
@@ -51,3 +51,15 @@ class Qpv(Base):
     geom: Mapped[shapely.Geometry] = mapped_column(Geometry("MULTIPOLYGON"))
 
     dataset: Mapped[Dataset] = relationship(back_populates="quartiers")
+
+
+class QpvGrid(Base):
+    """The membership grid of a dataset, serialised (``CellGrid.to_arrays`` as npz)."""
+
+    __tablename__ = "qpv_grids"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    format: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
