@@ -90,8 +90,8 @@ class PointResult(BaseModel):
 
     @classmethod
     def of(cls, answer: PointAnswer, lon: float, lat: float) -> PointResult:
-        """From the core's answer."""
-        return cls(
+        """From the core's answer (typed by construction: built without re-validation)."""
+        return cls.model_construct(
             status=answer.status.value,
             reason=answer.reason,
             inside=answer.inside,
@@ -103,7 +103,7 @@ class PointResult(BaseModel):
             territory=answer.territory.key if answer.territory else None,
             geography=str(answer.geography),
             dataset=DatasetRef.of(answer.dataset),
-            point=Coordinates(lon=lon, lat=lat),
+            point=Coordinates.model_construct(lon=lon, lat=lat),
         )
 
 
