@@ -52,9 +52,12 @@ lint: setup
 	$(BIN)/ruff format --check app tests bench migrations
 	$(BIN)/mypy
 
+# Figures are recorded in bench/README.md; run on a quiet machine.
 bench: data postgis services
-	$(BIN)/python -m bench.bench_pip
+	$(BIN)/python bench/bench_pip.py
 	$(BIN)/python -m bench.bench_http
+	$(BIN)/python -m bench.bench_startup
+	$(BIN)/python bench/bench_geocoder.py --seed 42 --paris-sample 20000
 
 clean:
 	rm -rf var $(VENV)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import logs
 from app.api import problems
 from app.api.routes import addresses, datasets, health, points, quartiers
 from app.db.session import make_engine
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is loaded until the lifespan starts."""
     settings = settings or Settings()
+    logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
