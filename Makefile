@@ -57,6 +57,7 @@ bench: data postgis services
 	$(BIN)/python bench/bench_pip.py
 	$(BIN)/python -m bench.bench_http
 	$(BIN)/python -m bench.bench_startup
+	$(BIN)/python -m bench.bench_tagging
 	$(BIN)/python bench/bench_geocoder.py --seed 42 --paris-sample 20000
 
 clean:
