@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-import pyogrio
 import shapely
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.data.reader import read_qpv_file  # noqa: E402
 from app.spatial.grid import CellGrid  # noqa: E402
 from app.spatial.territories import TERRITORIES  # noqa: E402
 
@@ -50,22 +50,8 @@ Ids = NDArray[np.int32]
 
 
 def load_polygons(path: Path) -> NDArray[np.object_]:
-    """Read a QPV file, repair it and keep only the polygonal parts of each geometry."""
-    _meta, _fids, wkb, _fields = pyogrio.raw.read(path)
-    geoms = shapely.make_valid(shapely.from_wkb(wkb))
-    out = np.empty(len(geoms), dtype=object)
-    for i, g in enumerate(geoms):
-        if shapely.get_type_id(g) in (3, 6):
-            out[i] = g
-            continue
-        polys = [
-            p
-            for part in shapely.get_parts(g)
-            if shapely.get_type_id(part) in (3, 6)
-            for p in shapely.get_parts(part)
-        ]
-        out[i] = shapely.multipolygons(polys)
-    return out
+    """The polygons of a QPV file as the importer reads them: WGS84, repaired, polygonal."""
+    return np.array([row.geom for row in read_qpv_file(path).rows], dtype=object)
 
 
 def make_points(geoms: NDArray[np.object_], n: int, seed: int) -> tuple[Floats, Floats]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -43,10 +44,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def postgis_url() -> Iterator[str]:
-    """A migrated, empty PostgreSQL database with PostGIS, dropped afterwards."""
-    name = f"qpv_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def _postgis_database(prefix: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database with PostGIS, dropped on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://{_pg_userinfo()}@{_pg_hostport()}/{name}"
@@ -56,6 +57,13 @@ def postgis_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgis_url() -> Iterator[str]:
+    """A migrated, empty PostgreSQL database with PostGIS, dropped afterwards."""
+    with _postgis_database("qpv_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgis"])
@@ -103,17 +111,9 @@ def loaded_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def loaded_postgis_url() -> Iterator[str]:
     """A PostGIS database holding both official geographies (read-only for tests)."""
-    name = f"qpv_test_loaded_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://{_pg_userinfo()}@{_pg_hostport()}/{name}"
-    try:
-        upgrade(url)
+    with _postgis_database("qpv_test_loaded") as url:
         _import_both(url)
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import shapely
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from app.data.reader import QpvFile
+from app.data.reader import QpvFile, QpvRow
 from app.db.models import Dataset, Qpv, QpvGrid
-
-
-@dataclass(frozen=True, slots=True)
-class StoredQpv:
-    """A stored quartier as loaded into the index."""
-
-    code: str
-    name: str
-    departement: str
-    territory: str
-    communes: str
-    insee_codes: str
-    geom: shapely.Geometry
 
 
 def find_dataset_by_sha(session: Session, sha256: str) -> Dataset | None:
@@ -76,7 +61,7 @@ def all_datasets(session: Session) -> Sequence[Dataset]:
     return session.scalars(select(Dataset).order_by(Dataset.id.desc())).all()
 
 
-def dataset_quartiers(session: Session, dataset_id: int) -> list[StoredQpv]:
+def dataset_quartiers(session: Session, dataset_id: int) -> list[QpvRow]:
     """The quartiers of one dataset, ordered by code."""
     rows = session.execute(
         select(
@@ -91,7 +76,7 @@ def dataset_quartiers(session: Session, dataset_id: int) -> list[StoredQpv]:
         .where(Qpv.dataset_id == dataset_id)
         .order_by(Qpv.code)
     )
-    return [StoredQpv(*row) for row in rows]
+    return [QpvRow(*row) for row in rows]
 
 
 def grid_payload(session: Session, dataset_id: int, grid_format: int) -> bytes | None:

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyogrio
 import pytest
 import shapely
 from numpy.typing import NDArray
 
+from app.data.reader import read_qpv_file
 from app.spatial.grid import CellGrid, tag_points
 from app.spatial.territories import TERRITORIES
 from tests.conftest import QPV2015_SHP, QPV2024_GEOJSON
@@ -21,23 +21,8 @@ GEOGRAPHIES = {"2015": QPV2015_SHP, "2024": QPV2024_GEOJSON}
 
 
 def load_polygons(path: Path) -> NDArray[np.object_]:
-    """Read a QPV file and repair it, keeping only the polygonal parts of each geometry."""
-    _meta, _fids, wkb, _fields = pyogrio.raw.read(path)
-    geoms = shapely.make_valid(shapely.from_wkb(wkb))
-    out = np.empty(len(geoms), dtype=object)
-    for i, g in enumerate(geoms):
-        if shapely.get_type_id(g) in (3, 6):
-            out[i] = g
-            continue
-        # A GeometryCollection from make_valid: keep its polygons, drop lines and points.
-        polys = [
-            p
-            for part in shapely.get_parts(g)
-            if shapely.get_type_id(part) in (3, 6)
-            for p in shapely.get_parts(part)
-        ]
-        out[i] = shapely.multipolygons(polys)
-    return out
+    """The polygons of a QPV file as the importer reads them: WGS84, repaired, polygonal."""
+    return np.array([row.geom for row in read_qpv_file(path).rows], dtype=object)
 
 
 def reference(
