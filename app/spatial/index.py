@@ -14,7 +14,7 @@ import shapely
 from numpy.typing import NDArray
 
 from app.errors import GeographyNotLoaded, InvalidInput
-from app.spatial.communes import CommuneIndex
+from app.spatial.communes import CommuneIndex, commune_code
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.grid import CellGrid
 from app.spatial.territories import (
@@ -213,10 +213,11 @@ class GeographyIndex:
             ids = [i for i in ids if wanted in fold(self.infos[i].name)]
         if commune:
             wanted = fold(commune)
+            code = commune_code(commune.strip().upper())  # an arrondissement -> its city
             ids = [
                 i
                 for i in ids
-                if wanted in self.infos[i].insee_codes
+                if code in self.infos[i].insee_codes
                 or any(wanted in fold(c) for c in self.infos[i].communes)
             ]
         return list(ids)

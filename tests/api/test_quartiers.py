@@ -24,6 +24,7 @@ def test_quartiers_are_listed_by_departement_with_pagination(client: TestClient)
         ({"geography": "2015", "name": "goutte d'or"}, {"QP075012"}),
         ({"name": "GOUTTE D'OR"}, {"QN07511M"}),
         ({"commune": "93010"}, {"QN09312I", "QN09313I", "QN09314M"}),
+        ({"commune": "75118", "name": "goutte"}, {"QN07511M"}),
     ],
 )
 def test_quartiers_are_filtered_by_commune_and_name(

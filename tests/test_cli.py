@@ -1,0 +1,64 @@
+"""The ``qpv`` command: exit codes and messages a shell script can rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from tests.conftest import QPV2015_SHP
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("QPV_DATABASE_URL", url)
+    assert main(["db", "upgrade"]) == 0
+    return url
+
+
+def test_importing_a_file_twice_reports_both_outcomes(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["data", "import", str(QPV2015_SHP)]) == 0
+    assert main(["data", "import", str(QPV2015_SHP), "--geography", "2015"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("imported: QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp")
+    assert "1514 QPV" in out[0]
+    assert out[1].startswith("already imported:")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "import", "/nonexistent.geojson"], "does not exist"),
+        (["data", "import", str(QPV2015_SHP), "--geography", "2024"], "2024 format"),
+    ],
+)
+def test_a_refused_import_exits_2_with_the_reason(
+    database: str, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qpv: error:") and message in err
+
+
+def test_sync_offline_imports_both_geographies_from_the_data_folder(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QPV_DATA_DIR", str(QPV2015_SHP.parents[1]))
+    assert main(["data", "sync", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "geography 2024, 1584 QPV" in out and "geography 2015, 1514 QPV" in out
+
+
+def test_sync_offline_without_files_says_what_is_missing(
+    database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QPV_DATA_DIR", str(tmp_path / "empty"))
+    assert main(["data", "sync", "--offline"]) == 1
+    assert capsys.readouterr().out.count("missing:") == 2
