@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -51,8 +52,10 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    # The message may carry user input; log only the type and keep the body generic.
-    log.error("unexpected %s", type(exc).__name__, exc_info=exc)
+    # The message may carry user input (an address): log the type and where it was raised,
+    # never the message or the values; keep the body generic.
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unexpected %s, traceback:\n%s", type(exc).__name__, where)
     return problem(500, "Internal error", "an unexpected error occurred", "internal-error")
 
 

@@ -99,3 +99,23 @@ def test_an_overseas_point_uses_the_overseas_calendar(client: TestClient) -> Non
         "/v1/point", params={"lat": -20.88, "lon": 55.45, "as_of": "2024-06-01"}
     ).json()
     assert body["geography"] == "2015" and body["territory"] == "reunion"
+
+
+def test_an_unexpected_error_is_a_500_problem_that_logs_no_input(
+    loaded_sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    app = create_app(Settings(database_url=loaded_sqlite_url, geocoders=[]))
+
+    @app.get("/boom")
+    async def boom(q: str) -> None:
+        raise RuntimeError(f"failed on {q}")
+
+    with TestClient(app, raise_server_exceptions=False) as c, caplog.at_level("ERROR"):
+        response = c.get("/boom", params={"q": "12 rue Secrète"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    assert "Secrète" not in response.text
+    assert "RuntimeError" in caplog.text and "Secrète" not in caplog.text
