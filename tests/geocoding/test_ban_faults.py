@@ -176,6 +176,7 @@ class FaultServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: FaultServer
+    _counted: bool = False  # this request is counted in server.in_flight
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -199,13 +200,21 @@ class _Handler(BaseHTTPRequestHandler):
             server.seen.append(seen)
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        self._counted = True
         try:
             self._act(server.behaviour(seen, index))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up first, as it should on a hang
         finally:
-            with server.lock:
-                server.in_flight -= 1
+            self._uncount()
+
+    def _uncount(self) -> None:
+        # Called before a reply is written: once the client has the reply it may send its
+        # next request, which must not find this one still counted as in flight.
+        if self._counted:
+            self._counted = False
+            with self.server.lock:
+                self.server.in_flight -= 1
 
     def _act(self, action: Action) -> None:
         if isinstance(action, Hang):
@@ -235,6 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers.setdefault("Content-Type", "application/json")
         elif isinstance(body, str):
             body = body.encode()
+        self._uncount()
         self.send_response(action.status)
         for name, value in headers.items():
             self.send_header(name, value)
