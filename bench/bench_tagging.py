@@ -29,6 +29,8 @@ def main() -> None:
     picks = centres[rng.integers(0, len(centres), n)]
     lon = picks[:, 0] + rng.normal(0, 0.01, n)
     lat = picks[:, 1] + rng.normal(0, 0.007, n)
+    uniform_lon = rng.uniform(-5.5, 9.8, n)  # a national file: most points far from any QPV
+    uniform_lat = rng.uniform(41.3, 51.5, n)
     tag_points(index, lon[:1000], lat[:1000], tolerance_m=15)  # segment trees, built once
     print(f"{'tag_points':44} {'points':>9} {'s':>6} {'M points/s':>10}")
     for label, size, kwargs in [
@@ -40,10 +42,13 @@ def main() -> None:
             {"tolerance_m": 15.0, "distances": True},
         ),
         ("geo.tag alone (ids, the grid)", n, None),
+        ("uniform over the hexagone: near_boundary (15 m)", n, "uniform"),
     ]:
         start = time.perf_counter()
         if kwargs is None:
             geo.tag(lon[:size], lat[:size])
+        elif kwargs == "uniform":
+            tag_points(index, uniform_lon, uniform_lat, tolerance_m=15.0)
         else:
             tag_points(index, lon[:size], lat[:size], **kwargs)  # type: ignore[arg-type]
         seconds = time.perf_counter() - start

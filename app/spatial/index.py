@@ -25,6 +25,11 @@ from app.spatial.territories import (
 )
 
 HEXAGONE = TERRITORY_BY_KEY["hexagone"]
+# Raster of cells near a boundary (see _TerritoryPart.maybe_near): 1/64° is at least 1.08 km
+# of longitude up to 51.6°N, the hexagone's northern edge; the rest of France is wider.
+NEAR_CELLS_PER_DEGREE = 64
+SAMPLE_M = 100.0
+NEAR_MAX_M = 500.0  # tolerances above this skip the raster (1,080 - 500 - 50 m of margin)
 
 
 class PointStatus(StrEnum):
@@ -105,6 +110,7 @@ class _TerritoryPart:
     boundaries: NDArray[np.object_]
     tree: shapely.STRtree
     _segments: shapely.STRtree | None = None
+    _near_cells: NDArray[np.bool_] | None = None  # lon/lat raster: cells near a boundary
 
     def segment_tree(self) -> shapely.STRtree:
         """A tree over every boundary segment, built on first use (arrays of points only).
@@ -120,6 +126,41 @@ class _TerritoryPart:
             segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], 1))
             self._segments = shapely.STRtree(segments)
         return self._segments
+
+    def maybe_near(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """False for points certainly farther than NEAR_MAX_M from every boundary.
+
+        A lon/lat raster of 1/64° cells (about 1.1 km or more) marks the 3x3 neighbourhood
+        of every sample taken each SAMPLE_M along the boundaries: a point within
+        NEAR_MAX_M of a boundary is within NEAR_MAX_M + SAMPLE_M / 2 of a sample, less than
+        a cell, so it lies in a marked cell. Most points of a national file are kilometres
+        from any QPV and skip the metric projection and the segment query.
+        """
+        if self._near_cells is None:
+            self._near_cells = self._raster()
+        x0, y0, _, _ = self.territory.bbox
+        cx = np.floor((lon - x0) * NEAR_CELLS_PER_DEGREE).astype(np.int64)
+        cy = np.floor((lat - y0) * NEAR_CELLS_PER_DEGREE).astype(np.int64)
+        ny, nx = self._near_cells.shape
+        inside = (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
+        out = np.zeros(len(lon), dtype=bool)
+        out[inside] = self._near_cells[cy[inside], cx[inside]]
+        return out
+
+    def _raster(self) -> NDArray[np.bool_]:
+        samples = shapely.segmentize(shapely.get_parts(self.boundaries), SAMPLE_M)
+        x, y = shapely.get_coordinates(samples).T
+        lon, lat = self.territory.from_metric().transform(x, y)
+        x0, y0, x1, y1 = self.territory.bbox
+        nx = int(np.ceil((x1 - x0) * NEAR_CELLS_PER_DEGREE))
+        ny = int(np.ceil((y1 - y0) * NEAR_CELLS_PER_DEGREE))
+        cells = np.zeros((ny, nx), dtype=bool)
+        cx = np.floor((np.asarray(lon) - x0) * NEAR_CELLS_PER_DEGREE).astype(np.int64)
+        cy = np.floor((np.asarray(lat) - y0) * NEAR_CELLS_PER_DEGREE).astype(np.int64)
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                cells[np.clip(cy + dy, 0, ny - 1), np.clip(cx + dx, 0, nx - 1)] = True
+        return cells
 
 
 @dataclass(slots=True)

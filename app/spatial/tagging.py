@@ -16,7 +16,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from app.spatial.geography import Geography, geography_in_force
-from app.spatial.index import QpvIndex
+from app.spatial.index import NEAR_MAX_M, QpvIndex
 from app.spatial.territories import TERRITORIES
 
 INVALID = "invalid"  # status of a point whose coordinates are not a WGS84 position
@@ -82,6 +82,10 @@ def tag_points(
             sub = rows[territory[rows] == t]
             if part is None or sub.size == 0:
                 continue
+            if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
+                sub = sub[part.maybe_near(lon[sub], lat[sub])]
+                if sub.size == 0:
+                    continue
             x, y = territory_def.to_metric().transform(lon[sub], lat[sub])
             points = shapely.points(x, y)
             if distance is not None:

@@ -39,8 +39,16 @@ def test_tagging_arrays_agrees_with_single_lookups(qpv_index: QpvIndex, as_of: d
         assert tagged.distance_m[i] == pytest.approx(answer.distance_m)
 
 
-def test_near_boundary_without_distances_matches_the_distance_path(qpv_index: QpvIndex) -> None:
-    lon, lat = _points(qpv_index)
+def _uniform(n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(9)
+    return rng.uniform(-5.5, 9.8, n), rng.uniform(41.3, 51.5, n)
+
+
+@pytest.mark.parametrize("spread", ["near-qpv", "across-france"])
+def test_near_boundary_without_distances_matches_the_distance_path(
+    qpv_index: QpvIndex, spread: str
+) -> None:
+    lon, lat = _points(qpv_index) if spread == "near-qpv" else _uniform()
     fast = tag_points(qpv_index, lon, lat, tolerance_m=TOLERANCE)
     full = tag_points(qpv_index, lon, lat, tolerance_m=TOLERANCE, distances=True)
     assert fast.distance_m is None
