@@ -15,6 +15,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
+from app.api.params import PointQuery, query_model
 from app.errors import NotReady
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -64,8 +65,27 @@ async def _when(
     return When(geography, as_of)
 
 
+@dataclass(frozen=True, slots=True)
+class PointLookup:
+    """Everything ``/v1/point`` needs, resolved in one dependency (it is the hot path)."""
+
+    query: PointQuery
+    index: QpvIndex
+    tolerance_m: float
+
+
+_point_query = query_model(PointQuery)
+
+
+async def _point_lookup(request: Request) -> PointLookup:
+    query = await _point_query(request)
+    settings = await _settings(request)
+    return PointLookup(query, await _index(request), settings.boundary_tolerance_m)
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 IndexDep = Annotated[QpvIndex, Depends(_index)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
+PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]

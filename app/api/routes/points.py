@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Depends, Response
-
-from app.api.deps import IndexDep, SettingsDep
-from app.api.params import PointQuery, openapi_parameters, query_model
+from app.api.deps import PointLookupDep
+from app.api.params import PointQuery, openapi_parameters
 from app.api.schemas import PointResult, json_response
 from app.errors import InvalidInput
 from app.spatial.territories import to_wgs84
@@ -16,20 +14,15 @@ router = APIRouter(tags=["lookups"])
 
 
 @router.get("/point", response_model=PointResult, openapi_extra=openapi_parameters(PointQuery))
-async def point(
-    index: IndexDep,
-    settings: SettingsDep,
-    q: Annotated[PointQuery, Depends(query_model(PointQuery))],
-) -> Response:
+async def point(lookup: PointLookupDep) -> Response:
     """Whether a point (lat/lon in WGS84, or x/y in Lambert-93 or an overseas CRS) is in a QPV."""
+    q = lookup.query
     if q.lat is not None and q.lon is not None and q.x is None and q.y is None:
         lon, lat = q.lon, q.lat
     elif q.x is not None and q.y is not None and q.lat is None and q.lon is None:
         lon, lat = to_wgs84(q.x, q.y, q.crs)
     else:
         raise InvalidInput("give either lat and lon, or x and y (with crs, default 2154)")
-    answer = index.lookup(
-        lon, lat, settings.boundary_tolerance_m, geography=q.geography, as_of=q.as_of
-    )
+    answer = lookup.index.lookup(lon, lat, lookup.tolerance_m, geography=q.geography, as_of=q.as_of)
     # Already validated by construction: serialise directly rather than validate twice.
     return json_response(PointResult.of(answer, lon, lat))
