@@ -56,7 +56,7 @@ class AddressAnswer:
     status: AddressStatus
     reason: str
     provider: str
-    geography: GeographyIndex
+    geo: GeographyIndex  # the geography (and dataset) the answer was computed in
     candidate: Candidate | None = None
     point: PointAnswer | None = None  # the QPV answer at the candidate's position
     street: StreetSpread | None = None
@@ -228,13 +228,16 @@ class AddressResolver:
                 best,
                 point,
             )
+        reason = point.reason
         if best.type is MatchType.STREET:
             street = self._street(best, geo)
             if street is not None:
                 return _street_answer(street, name, geo, best, point)
-        return AddressAnswer(
-            AddressStatus(point.status.value), point.reason, name, geo, best, point
-        )
+            reason = (
+                "Street-level match whose address points are not known here: answered at "
+                f"the street's reference point. {reason}"
+            )
+        return AddressAnswer(AddressStatus(point.status.value), reason, name, geo, best, point)
 
     def _rivals(
         self,

@@ -77,7 +77,7 @@ async def test_a_commune_without_qpv_is_certain_without_an_address_match(
         as_of=date.fromisoformat(as_of) if as_of else None,
     )
     assert answer.status is AddressStatus.COMMUNE_WITHOUT_QPV
-    assert answer.geography.geography is (Geography.QPV2015 if as_of else Geography.QPV2024)
+    assert answer.geo.geography is (Geography.QPV2015 if as_of else Geography.QPV2024)
 
 
 async def test_only_a_commune_with_qpv_is_not_found(resolver: AddressResolver) -> None:
@@ -135,3 +135,20 @@ def test_bad_input_is_refused(query: AddressQuery, message: str) -> None:
 def test_an_unknown_provider_is_refused(resolver: AddressResolver) -> None:
     with pytest.raises(InvalidInput, match="provider must be one of"):
         resolver.geocoder("google")
+
+
+def test_a_street_without_known_address_points_says_it_was_answered_at_one_point(
+    resolver: AddressResolver,
+) -> None:
+    street = Candidate(
+        "Rue Imaginaire 75018 Paris",
+        0.8,
+        MatchType.STREET,
+        *GOUTTE_DOR,
+        citycode="75118",
+        street="Rue Imaginaire",
+    )
+    answer = resolver.answer(AddressQuery(q="x"), GeocodeResult([street]), resolver.geocoder(None))
+    assert answer.status is AddressStatus.IN
+    assert answer.street is None
+    assert answer.reason.startswith("Street-level match whose address points are not known")

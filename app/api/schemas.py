@@ -253,6 +253,6 @@ class AddressResult(BaseModel):
                 )
                 for c, p in answer.alternatives
             ],
-            geography=str(answer.geography.geography),
-            dataset=DatasetRef.of(answer.geography.dataset),
+            geography=str(answer.geo.geography),
+            dataset=DatasetRef.of(answer.geo.dataset),
         )
