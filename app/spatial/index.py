@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -175,8 +175,8 @@ class GeographyIndex:
     grid_loaded: bool  # False when the grid had to be built (no valid cached payload)
     parts: dict[str, _TerritoryPart]
     communes: CommuneIndex
-    by_code: dict[str, int] = field(default_factory=dict)
-    codes: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
+    by_code: dict[str, int]  # code -> id
+    codes: NDArray[np.object_]  # id -> code, for array answers
 
     @classmethod
     def build(
