@@ -7,9 +7,10 @@ from functools import cache
 from typing import Any, Literal
 
 from fastapi import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.addresses import AddressAnswer, StreetSpread
+from app.db.models import Dataset
 from app.geocoding.base import Candidate
 from app.spatial.index import DatasetInfo, PointAnswer, QpvInfo
 
@@ -134,9 +135,10 @@ class QpvFeature(BaseModel):
 class DatasetOut(BaseModel):
     """An imported dataset and its provenance."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     geography: str
-    version: str
     source_name: str
     source_url: str | None
     sha256: str
@@ -144,7 +146,20 @@ class DatasetOut(BaseModel):
     repaired_count: int
     source_crs: str | None
     imported_at: datetime
-    in_use: bool = Field(description="whether the index answers from this dataset")
+    in_use: bool = Field(False, description="whether the index answers from this dataset")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def version(self) -> str:
+        """First 12 hex digits of the source file's sha256, as in every answer."""
+        return self.sha256[:12]
+
+    @classmethod
+    def of(cls, dataset: Dataset, in_use: bool) -> DatasetOut:
+        """From the stored dataset."""
+        out = cls.model_validate(dataset)
+        out.in_use = in_use
+        return out
 
 
 class Health(BaseModel):

@@ -15,19 +15,4 @@ router = APIRouter(tags=["datasets"])
 def list_datasets(session: SessionDep, index: IndexDep) -> list[DatasetOut]:
     """Every imported dataset with its provenance, newest first."""
     in_use = {geo.dataset.id for geo in index.geographies.values()}
-    return [
-        DatasetOut(
-            id=d.id,
-            geography=d.geography,
-            version=d.sha256[:12],
-            source_name=d.source_name,
-            source_url=d.source_url,
-            sha256=d.sha256,
-            feature_count=d.feature_count,
-            repaired_count=d.repaired_count,
-            source_crs=d.source_crs,
-            imported_at=d.imported_at,
-            in_use=d.id in in_use,
-        )
-        for d in repositories.all_datasets(session)
-    ]
+    return [DatasetOut.of(d, d.id in in_use) for d in repositories.all_datasets(session)]
