@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.index = None
     app.state.geocoders = {}
     problems.install(app)
-    app.include_router(health.router)
+    app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
     for router in (points.router, addresses.router, quartiers.router, datasets.router):
-        app.include_router(router, prefix="/v1")
+        app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     return app

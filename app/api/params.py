@@ -55,7 +55,7 @@ def query_model(model: type[M]) -> Callable[[Request], Awaitable[M]]:
 
 def openapi_parameters(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI ``parameters`` of a query model, for a route's ``openapi_extra``."""
-    schema = model.model_json_schema()
+    schema = _inline_refs(model.model_json_schema())
     return {
         "parameters": [
             {
@@ -68,3 +68,21 @@ def openapi_parameters(model: type[BaseModel]) -> dict[str, Any]:
             for name, prop in schema["properties"].items()
         ]
     }
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its ``#/$defs/...`` references replaced by their definitions."""
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    result: dict[str, Any] = inline(schema)
+    return result

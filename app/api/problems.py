@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import QpvError
@@ -18,10 +20,45 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://qpv.example.org/problems/"
 
 
-def problem(status: int, title: str, detail: str, slug: str, **extra: Any) -> JSONResponse:
+class Problem(BaseModel):
+    """An RFC 9457 problem: the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(
+        None, description="request validation: one entry per bad parameter"
+    )
+
+
+# Documented on every route: the statuses a caller can meet and their one body shape.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
+    for status, description in (
+        (404, "Not found"),
+        (422, "Invalid request or input"),
+        (500, "Unexpected error"),
+        (502, "A geocoder failed"),
+        (503, "Not ready, or geography not loaded"),
+    )
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """A problem+json response."""
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -48,7 +85,8 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
     slug = title.lower().replace(" ", "-")
-    return problem(exc.status_code, title, str(exc.detail), slug)
+    # Keep the headers the router set (Allow on a 405).
+    return problem(exc.status_code, title, str(exc.detail), slug, headers=exc.headers)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -90,3 +90,18 @@ def test_an_empty_database_is_live_but_not_ready(sqlite_url: str) -> None:
         response = empty.get("/v1/point", params={"lat": 48.8, "lon": 2.3})
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_wrong_method_is_a_405_problem_with_allow(client: TestClient) -> None:
+    response = client.post("/v1/qpv/QN07511M")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "GET"
+
+
+def test_openapi_documents_the_problem_shape_and_point_parameters(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    point = spec["paths"]["/v1/point"]["get"]
+    assert {p["name"] for p in point["parameters"]} >= {"lat", "lon", "x", "y", "geography"}
+    assert "$ref" not in str(point["parameters"])
+    assert "application/problem+json" in point["responses"]["422"]["content"]
