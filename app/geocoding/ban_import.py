@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from app.errors import ImportRefused
 from app.geocoding.normalize import fix_mojibake, normalize_street
+from app.spatial.communes import departement_of_citycode
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,6 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = ("id_fantoir", "nom_ancienne_commune", "libelle_acheminement")
 ReplaceScope = Literal["departement", "commune"]
 _ADDRESS_ID = re.compile(r"^(.+)_\d{5}(?:_[0-9A-Za-z]+)?$")
-
-
-def departement_of(citycode: str) -> str:
-    """The département of an INSEE commune code: "93010" -> "93", "97411" -> "974"."""
-    return citycode[:3] if citycode.startswith("97") else citycode[:2]
 
 
 @dataclass
@@ -86,7 +82,7 @@ class BanFile:
     @property
     def departements(self) -> set[str]:
         """Départements present in the file."""
-        return {departement_of(c) for c in self.citycodes}
+        return {departement_of_citycode(c) for c in self.citycodes}
 
 
 @dataclass(frozen=True)
@@ -300,7 +296,7 @@ def _load(
     street_rows = [
         (
             first_id + i,
-            departement_of(s.citycode),
+            departement_of_citycode(s.citycode),
             s.citycode,
             s.postcode,
             s.city,

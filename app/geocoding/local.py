@@ -10,7 +10,6 @@ scale: about 0.97 for a clean exact address, lower as the text needed repairs.
 from __future__ import annotations
 
 import math
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from app.geocoding.normalize import (
     street_type,
     strip_type,
 )
+from app.spatial.communes import ARRONDISSEMENT_SUFFIX, ARRONDISSEMENTS
 
 # Score factors, tuned against the bench (bench/bench_geocoder.py) and BAN's own scale.
 TOP_SCORE = 0.97  # a clean, exact, complete address (BAN gives 0.95-0.98)
@@ -55,12 +55,7 @@ CITY_FUZZY_CUTOFF = 82.0
 MAX_FUZZY_STREETS = 60_000
 
 # Communes with arrondissements: the commune code stands for all its arrondissements.
-_PLM = {
-    "75056": tuple(f"751{i:02d}" for i in range(1, 21)),
-    "13055": tuple(f"132{i:02d}" for i in range(1, 17)),
-    "69123": tuple(f"6938{i}" for i in range(1, 10)),
-}
-_ARR_SUFFIX = re.compile(r"\s+\d+\s*(?:er|e|ème|eme)?\s+arrondissement$", re.IGNORECASE)
+_PLM = ARRONDISSEMENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +101,7 @@ class LocalGeocoder:
     ) -> None:
         self._s_citycode = s_citycode
         self._s_postcode = s_postcode
-        self._s_city = [_ARR_SUFFIX.sub("", c) for c in s_city]
+        self._s_city = [ARRONDISSEMENT_SUFFIX.sub("", c) for c in s_city]
         self._s_name = s_name
         self._s_ban_id = s_ban_id
         self._s_lon = s_lon

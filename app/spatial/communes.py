@@ -8,22 +8,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Paris, Marseille and Lyon: BAN answers with arrondissement codes, QPV files with the commune.
-_PLM = (("751", "75056"), ("132", "13055"), ("6938", "69123"))
-_ARRONDISSEMENT = re.compile(r"\s+\d+\s*(?:er|e|eme)?\s+arrondissement$")
+ARRONDISSEMENTS: dict[str, tuple[str, ...]] = {
+    "75056": tuple(f"751{i:02d}" for i in range(1, 21)),
+    "13055": tuple(f"132{i:02d}" for i in range(1, 17)),
+    "69123": tuple(f"6938{i}" for i in range(1, 10)),
+}
+_CITY_OF_ARRONDISSEMENT = {a: city for city, arrs in ARRONDISSEMENTS.items() for a in arrs}
+# "Paris 18ème arrondissement", "Lyon 8e Arrondissement": the suffix that names one.
+ARRONDISSEMENT_SUFFIX = re.compile(r"\s+\d+\s*(?:er|e|ème|eme)?\s+arrondissement$", re.IGNORECASE)
 _CITYCODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 
 
 def commune_code(citycode: str) -> str:
     """The commune of an INSEE code: arrondissements of Paris, Marseille, Lyon -> the city."""
-    for prefix, city in _PLM:
-        if citycode.startswith(prefix) and citycode != city:
-            return city
-    return citycode
+    return _CITY_OF_ARRONDISSEMENT.get(citycode, citycode)
 
 
 def departement_of_citycode(citycode: str) -> str:
     """The département of an INSEE commune code: 93010 -> 93, 2A004 -> 2A, 97411 -> 974."""
-    return citycode[:3] if citycode.startswith("97") or citycode.startswith("98") else citycode[:2]
+    return citycode[:3] if citycode.startswith(("97", "98")) else citycode[:2]
 
 
 def name_key(name: str) -> str:
@@ -33,7 +36,7 @@ def name_key(name: str) -> str:
     text = re.sub(r"[-'’.]", " ", text)
     text = re.sub(r"\bsainte\b", "ste", re.sub(r"\bsaint\b", "st", text))
     text = " ".join(text.split())
-    return _ARRONDISSEMENT.sub("", text)
+    return ARRONDISSEMENT_SUFFIX.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)
