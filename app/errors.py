@@ -58,3 +58,21 @@ class UpstreamError(QpvError):
     """A dependency (geocoder, database) failed to answer."""
 
     status, title, slug = 502, "Upstream error", "upstream-error"
+
+
+class UnexpectedValues(InvalidInput):
+    """A column holds values the analysis cannot interpret; ``values`` names them."""
+
+    title, slug = "Unexpected values", "unexpected-values"
+
+
+class MissingColumns(InvalidInput):
+    """The input lacks columns the analysis needs; ``columns`` names them."""
+
+    title, slug = "Missing columns", "missing-columns"
+
+
+class TooLarge(QpvError):
+    """The input is larger than the configured limit."""
+
+    status, title, slug = 413, "Input too large", "too-large"

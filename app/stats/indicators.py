@@ -1,0 +1,182 @@
+"""Indicator definitions: what is measured on each row, and how its values are read.
+
+- ``BinaryRate``: share of rows whose outcome is positive (1/0, oui/non, admis/refusé...).
+- ``CategoricalShares``: share of each category of a column (type of offer, PCS...).
+- ``RatioOfSums``: sum of a numerator over sum of a denominator (pupils per teacher).
+Any of them may carry a ``reference``: a rate given as a number, or a column holding each
+row's reference rate (the académie's passage rate), to compare each side with.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from app.errors import InvalidInput, MissingColumns, UnexpectedValues
+
+DEFAULT_POSITIVE = ("1", "1.0", "true", "vrai", "oui", "o", "yes", "y", "admis", "admise", "reçu")
+DEFAULT_NEGATIVE = (
+    "0",
+    "0.0",
+    "false",
+    "faux",
+    "non",
+    "n",
+    "no",
+    "refusé",
+    "refusée",
+    "refuse",
+    "refusee",
+    "non admis",
+    "non admise",
+    "ajourné",
+    "ajournée",
+)
+
+
+def fold(value: str) -> str:
+    """Case- and space-insensitive form of an outcome value (accents kept as typed or not)."""
+    return unicodedata.normalize("NFC", value).strip().casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryRate:
+    """Share of rows whose ``column`` is one of the positive values."""
+
+    column: str
+    positive: tuple[str, ...] = ()  # empty: the usual spellings of yes/1/true/admis
+    negative: tuple[str, ...] = ()  # empty: the usual spellings of no/0/false/refusé
+    reference: float | str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Input columns this indicator reads."""
+        ref = (self.reference,) if isinstance(self.reference, str) else ()
+        return (self.column, *ref)
+
+    def outcome(self, frame: pd.DataFrame) -> NDArray[np.float64]:
+        """1.0 positive, 0.0 negative, NaN missing; an unexpected value is an error naming it."""
+        positive = {fold(v) for v in (self.positive or DEFAULT_POSITIVE)}
+        negative = {fold(v) for v in (self.negative or DEFAULT_NEGATIVE)} - positive
+        values = frame[self.column].astype("string")
+        # Read each distinct value once: a 1 M-row column has a handful of them.
+        cat = pd.Categorical(values)
+        meaning = np.full(len(cat.categories), np.nan)
+        unexpected = []
+        for i, raw in enumerate(cat.categories):
+            key = fold(str(raw))
+            if key in positive:
+                meaning[i] = 1.0
+            elif key in negative:
+                meaning[i] = 0.0
+            elif key != "":
+                unexpected.append(str(raw))
+        if unexpected:
+            raise UnexpectedValues(
+                f"outcome column {self.column!r} has values that are neither positive "
+                f"({', '.join(sorted(positive))}) nor negative ({', '.join(sorted(negative))}): "
+                f"{', '.join(repr(v) for v in unexpected[:10])}"
+                + (f" and {len(unexpected) - 10} more" if len(unexpected) > 10 else "")
+                + "; name the positive values (--positive / positive=) and, if need be, the "
+                "negative ones (--negative / negative=)",
+                column=self.column,
+                values=unexpected[:20],
+            )
+        codes = np.asarray(cat.codes)
+        out = np.full(len(codes), np.nan)
+        known = codes >= 0
+        out[known] = meaning[codes[known]]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CategoricalShares:
+    """Share of each category of ``column``; empty cells are missing, not a category."""
+
+    column: str
+    reference: None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Input columns this indicator reads."""
+        return (self.column,)
+
+    def categories(self, frame: pd.DataFrame) -> tuple[list[str], NDArray[np.int32]]:
+        """The sorted categories and each row's position among them (-1 missing)."""
+        values = frame[self.column].astype("string").str.strip().replace("", pd.NA)
+        cat = pd.Categorical(values)
+        names = [str(c) for c in cat.categories]
+        return names, np.asarray(cat.codes, dtype=np.int32)
+
+
+@dataclass(frozen=True, slots=True)
+class RatioOfSums:
+    """Sum of ``numerator`` over sum of ``denominator`` in each cell (pupils per teacher)."""
+
+    numerator: str
+    denominator: str
+    resamples: int = 2000
+    seed: int = 0
+    reference: float | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Input columns this indicator reads."""
+        return (self.numerator, self.denominator)
+
+    def values(self, frame: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Numerator and denominator as numbers (decimal commas accepted); NaN missing."""
+        return _numbers(frame, self.numerator), _numbers(frame, self.denominator)
+
+
+Indicator = BinaryRate | CategoricalShares | RatioOfSums
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """An indicator, the grouping columns and the publication rules."""
+
+    indicator: Indicator
+    by: tuple[str, ...] = ()
+    threshold: int = 11  # cells with fewer records are suppressed
+    confidence: float = 0.95
+    extra_columns: tuple[str, ...] = field(default=())
+
+    def required_columns(self) -> tuple[str, ...]:
+        """Every column the analysis reads besides the tagging columns."""
+        return tuple(dict.fromkeys((*self.indicator.columns, *self.by, *self.extra_columns)))
+
+    def check(self, columns: list[str]) -> None:
+        """Fail with the names of any column the input lacks, and of bad settings."""
+        missing = [c for c in self.required_columns() if c not in columns]
+        if missing:
+            raise MissingColumns(
+                f"column(s) not in the input: {', '.join(repr(c) for c in missing)}; "
+                f"the input has {', '.join(repr(c) for c in columns[:40])}",
+                columns=missing,
+            )
+        if self.threshold < 1:
+            raise InvalidInput(f"threshold must be at least 1, not {self.threshold}")
+        if not 0.5 <= self.confidence < 1:
+            raise InvalidInput(f"confidence must be in [0.5, 1), not {self.confidence}")
+        ref = self.indicator.reference
+        if isinstance(ref, float) and not 0 <= ref <= 1:
+            raise InvalidInput(f"reference rate must be between 0 and 1, not {ref}")
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> NDArray[np.float64]:
+    text = frame[column].astype("string").str.strip().str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(text.replace("", pd.NA), errors="coerce")
+    bad = text[numbers.isna() & text.notna() & (text != "")].unique().tolist()
+    if bad:
+        raise UnexpectedValues(
+            f"column {column!r} has values that are not numbers: "
+            f"{', '.join(repr(str(v)) for v in bad[:10])}",
+            column=column,
+            values=[str(v) for v in bad[:20]],
+        )
+    return np.asarray(numbers, dtype=np.float64)
