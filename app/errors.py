@@ -71,8 +71,3 @@ class MissingColumns(InvalidInput):
 
     title, slug = "Missing columns", "missing-columns"
 
-
-class TooLarge(QpvError):
-    """The input is larger than the configured limit."""
-
-    status, title, slug = 413, "Input too large", "too-large"
