@@ -58,3 +58,9 @@ class UpstreamError(QpvError):
     """A dependency (geocoder, database) failed to answer."""
 
     status, title, slug = 502, "Upstream error", "upstream-error"
+
+
+class TooLarge(QpvError):
+    """A batch is past a size or row limit."""
+
+    status, title, slug = 413, "Too large", "too-large"
