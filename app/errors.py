@@ -71,3 +71,8 @@ class MissingColumns(InvalidInput):
 
     title, slug = "Missing columns", "missing-columns"
 
+
+class TooLarge(QpvError):
+    """A batch is past a size or row limit."""
+
+    status, title, slug = 413, "Too large", "too-large"
