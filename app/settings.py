@@ -48,3 +48,8 @@ class Settings(BaseSettings):
     ambiguity_score_margin: float = Field(default=0.05, ge=0, le=1)
     ambiguity_distance_m: float = Field(default=150.0, ge=0)
     log_level: str = "INFO"
+
+    # Gap analysis. Cells with fewer records are not published (French official statistics
+    # practise a threshold of 11); uploads past the size limit are refused with a 413.
+    gaps_threshold: int = Field(default=11, ge=1)
+    gaps_max_upload_bytes: int = Field(default=200 * 2**20, ge=1)

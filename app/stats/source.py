@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, MissingColumns
 from app.stats import sides
 
 GEOGRAPHY_COLUMN = "qpv_geography"
@@ -44,6 +44,13 @@ def read_table(source: Path | bytes, needed: Iterable[str]) -> pd.DataFrame:
     """The needed columns (plus the tagging and provenance ones present) as strings."""
     raw = source.read_bytes() if isinstance(source, Path) else source
     encoding, delimiter, header = sniff(raw[:65536])
+    missing = [c for c in dict.fromkeys(needed) if c not in header]
+    if missing:
+        raise MissingColumns(
+            f"column(s) not in the input: {', '.join(repr(c) for c in missing)}; "
+            f"the input has {', '.join(repr(c) for c in header[:40])}",
+            columns=missing,
+        )
     wanted = set(needed) | set(TAG_COLUMNS)
     usecols = [c for c in header if c in wanted]
     try:

@@ -1,0 +1,109 @@
+"""``qpv gaps`` (gap analysis of a tagged file) and ``qpv example admissions``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.errors import InvalidInput
+from app.settings import Settings
+from app.stats import service, source
+from app.stats.service import ReportFormat
+
+
+def register(groups: Any) -> None:
+    """Add the ``gaps`` and ``example`` sub-commands."""
+    gaps: argparse.ArgumentParser = groups.add_parser(
+        "gaps",
+        help="QPV vs hors-QPV gaps of an indicator, per group, with intervals and suppression",
+        description="INPUT is a tagged CSV (qpv_status, qpv_code, qpv_geography columns) or a "
+        "raw one, tagged first with the batch options.",
+    )
+    gaps.add_argument("input", type=Path, metavar="INPUT")
+    which = gaps.add_argument_group("indicator (exactly one)")
+    which.add_argument("--outcome", help="binary column: rate of positive values")
+    which.add_argument("--shares", help="categorical column: share of each category")
+    which.add_argument("--ratio", help="NUMERATOR/DENOMINATOR columns: ratio of sums")
+    gaps.add_argument("--by", default="", help="comma-separated group-by columns")
+    gaps.add_argument("--positive", help="comma-separated positive values (default: 1, oui, admis...)")
+    gaps.add_argument("--negative", help="comma-separated negative values (default: 0, non, refusé...)")
+    gaps.add_argument("--reference", help="reference rate (0.62, 62%%) or a column holding it")
+    gaps.add_argument("--threshold", type=int, help="suppression threshold (default QPV_GAPS_THRESHOLD, 11)")
+    gaps.add_argument("--confidence", type=float, default=0.95)
+    gaps.add_argument("--seed", type=int, default=0, help="bootstrap seed (ratio)")
+    gaps.add_argument("--format", choices=[f.value for f in ReportFormat], help="default: from -o, else json")
+    gaps.add_argument("-o", "--output", type=Path, help="default: standard output")
+    gaps.set_defaults(func=_gaps)
+
+    example: argparse.ArgumentParser = groups.add_parser("example", help="synthetic example files")
+    kinds = example.add_subparsers(dest="kind", required=True)
+    adm = kinds.add_parser(
+        "admissions",
+        help="applicants drawn from the BAN extracts, with a known QPV gap by sex",
+    )
+    adm.add_argument("-o", "--output", type=Path, default=Path("admissions.csv"))
+    adm.add_argument("--rows", type=int, default=20_000)
+    adm.add_argument("--seed", type=int, default=42)
+    adm.add_argument(
+        "--tagged",
+        action="store_true",
+        help="add the qpv_* columns from the BAN coordinates (as a batch would)",
+    )
+    adm.set_defaults(func=_admissions)
+
+
+def _format(args: argparse.Namespace) -> ReportFormat:
+    if args.format:
+        return ReportFormat(args.format)
+    suffix = args.output.suffix.lstrip(".").lower() if args.output else ""
+    return ReportFormat(suffix) if suffix in {f.value for f in ReportFormat} else ReportFormat.JSON
+
+
+def _gaps(args: argparse.Namespace) -> int:
+    settings = Settings()
+    indicator = service.indicator_of(
+        args.outcome, args.shares, args.ratio, args.positive, args.negative, args.reference, args.seed
+    )
+    analysis = service.analysis_of(
+        indicator, args.by, args.threshold or settings.gaps_threshold, args.confidence
+    )
+    if not args.input.is_file():
+        raise InvalidInput(f"{args.input}: no such file")
+    table = source.read_table(args.input, analysis.required_columns())
+    report = service.report_of(table, analysis)
+    body = service.rendered(report, _format(args))
+    if args.output:
+        args.output.write_bytes(body)
+        sup = report.suppression
+        print(
+            f"{args.output}: {len(report.table)} lines, {sup['primaires']} cells suppressed "
+            f"(< {sup['seuil']} records) and {sup['secondaires']} secondarily",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.buffer.write(body)
+    return 0
+
+
+def _admissions(args: argparse.Namespace) -> int:
+    from app.db.session import make_engine
+    from app.spatial.loader import load_index
+    from app.stats import example
+
+    settings = Settings()
+    ban_files = sorted((settings.data_dir / "ban").glob("adresses-*.csv*"))
+    engine = make_engine(settings.database_url)
+    try:
+        index = load_index(engine)
+    finally:
+        engine.dispose()
+    if not index.geographies:
+        raise InvalidInput("no QPV geography in the database: run `qpv data sync` first")
+    drawn = example.admissions(example.read_ban(ban_files), index, args.rows, args.seed)
+    table = example.tagged_file(drawn) if args.tagged else drawn.rows
+    table.to_csv(args.output, index=False)
+    counts = drawn.truth["qpv_status"].value_counts().to_dict()
+    print(f"{args.output}: {len(table)} rows; statuses of their BAN coordinates: {counts}")
+    return 0
