@@ -93,12 +93,10 @@ def groups(cell_keys: pd.DataFrame, by: tuple[str, ...]) -> Groups:
     of_cell = [np.zeros(n_cells, dtype=np.int64)]
     offsets, parents = [0], []
     start = 1
-    levels = [(c,) for c in by] if len(by) >= 2 else []
+    levels: list[tuple[str, ...]] = [(c,) for c in by] if len(by) >= 2 else []
     levels += [by] if by else []
     for level in levels:
-        codes, uniques = pd.factorize(
-            pd.MultiIndex.from_frame(cell_keys[list(level)]), sort=True
-        )
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(cell_keys[list(level)]), sort=True)
         keys = pd.DataFrame(list(uniques), columns=list(level))
         for c in by:
             if c not in level:
@@ -141,7 +139,7 @@ def accumulate(
 
 def by_side(per_class: NDArray[np.float64], scenario: Scenario) -> NDArray[np.float64]:
     """(group, class, ...) -> (group, side, ...) under a scenario; side QPV, HORS_QPV, UNCERTAIN."""
-    return np.einsum("gk...,ks->gs...", per_class, side_matrix(scenario))
+    return np.asarray(np.einsum("gk...,ks->gs...", per_class, side_matrix(scenario)), np.float64)
 
 
 __all__ = ["HORS_QPV", "QPV", "UNCERTAIN"]

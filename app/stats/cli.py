@@ -27,13 +27,21 @@ def register(groups: Any) -> None:
     which.add_argument("--shares", help="categorical column: share of each category")
     which.add_argument("--ratio", help="NUMERATOR/DENOMINATOR columns: ratio of sums")
     gaps.add_argument("--by", default="", help="comma-separated group-by columns")
-    gaps.add_argument("--positive", help="comma-separated positive values (default: 1, oui, admis...)")
-    gaps.add_argument("--negative", help="comma-separated negative values (default: 0, non, refusé...)")
+    gaps.add_argument(
+        "--positive", help="comma-separated positive values (default: 1, oui, admis...)"
+    )
+    gaps.add_argument(
+        "--negative", help="comma-separated negative values (default: 0, non, refusé...)"
+    )
     gaps.add_argument("--reference", help="reference rate (0.62, 62%%) or a column holding it")
-    gaps.add_argument("--threshold", type=int, help="suppression threshold (default QPV_GAPS_THRESHOLD, 11)")
+    gaps.add_argument(
+        "--threshold", type=int, help="suppression threshold (default QPV_GAPS_THRESHOLD, 11)"
+    )
     gaps.add_argument("--confidence", type=float, default=0.95)
     gaps.add_argument("--seed", type=int, default=0, help="bootstrap seed (ratio)")
-    gaps.add_argument("--format", choices=[f.value for f in ReportFormat], help="default: from -o, else json")
+    gaps.add_argument(
+        "--format", choices=[f.value for f in ReportFormat], help="default: from -o, else json"
+    )
     gaps.add_argument("-o", "--output", type=Path, help="default: standard output")
     gaps.set_defaults(func=_gaps)
 
@@ -64,7 +72,13 @@ def _format(args: argparse.Namespace) -> ReportFormat:
 def _gaps(args: argparse.Namespace) -> int:
     settings = Settings()
     indicator = service.indicator_of(
-        args.outcome, args.shares, args.ratio, args.positive, args.negative, args.reference, args.seed
+        args.outcome,
+        args.shares,
+        args.ratio,
+        args.positive,
+        args.negative,
+        args.reference,
+        args.seed,
     )
     analysis = service.analysis_of(
         indicator, args.by, args.threshold or settings.gaps_threshold, args.confidence

@@ -34,7 +34,16 @@ PCS_HORS = (0.35, 0.15, 0.28, 0.22)
 VOEUX = ("Licence", "BUT", "BTS", "CPGE", "IFSI", "Double licence")
 VOEUX_P = (0.42, 0.18, 0.22, 0.08, 0.06, 0.04)
 ACADEMIE_OF_DEPT = {"75": "Paris", "93": "Créteil", "94": "Créteil", "77": "Créteil"}
-_BAN_COLUMNS = ["numero", "rep", "nom_voie", "code_postal", "code_insee", "nom_commune", "lon", "lat"]
+_BAN_COLUMNS = [
+    "numero",
+    "rep",
+    "nom_voie",
+    "code_postal",
+    "code_insee",
+    "nom_commune",
+    "lon",
+    "lat",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +60,12 @@ def read_ban(paths: Sequence[Path]) -> pd.DataFrame:
     if not paths:
         raise InvalidInput("no BAN file given: the example draws its addresses from BAN extracts")
     frames = [
-        pd.read_csv(p, sep=";", usecols=_BAN_COLUMNS, dtype={"code_postal": str, "code_insee": str, "rep": str})
+        pd.read_csv(
+            p,
+            sep=";",
+            usecols=_BAN_COLUMNS,
+            dtype={"code_postal": str, "code_insee": str, "rep": str},
+        )
         for p in paths
     ]
     ban = pd.concat(frames, ignore_index=True).dropna(subset=["lon", "lat", "nom_voie"])
@@ -79,7 +93,10 @@ def admissions(
     pcs = np.where(
         is_qpv, rng.choice(PCS, size=rows, p=PCS_QPV), rng.choice(PCS, size=rows, p=PCS_HORS)
     )
-    p = np.array([BASE_RATE[s] for s in sexe]) + is_qpv * np.array([GAP_POINTS[s] for s in sexe]) / 100
+    p = (
+        np.array([BASE_RATE[s] for s in sexe])
+        + is_qpv * np.array([GAP_POINTS[s] for s in sexe]) / 100
+    )
     admis = np.where(rng.random(rows) < p, "oui", "non")
     unplaceable = rng.random(rows) < UNPLACEABLE_SHARE
     frame = pd.DataFrame(
@@ -103,7 +120,9 @@ def admissions(
     return Example(frame, truth, index.get(geography).dataset.version)
 
 
-def _draw_addresses(rng: np.random.Generator, inside: NDArray[np.bool_], rows: int) -> NDArray[np.int64]:
+def _draw_addresses(
+    rng: np.random.Generator, inside: NDArray[np.bool_], rows: int
+) -> NDArray[np.int64]:
     in_ids, out_ids = np.flatnonzero(inside), np.flatnonzero(~inside)
     if in_ids.size == 0 or out_ids.size == 0:
         raise InvalidInput("the BAN extract needs addresses both inside and outside QPV")
@@ -114,8 +133,16 @@ def _draw_addresses(rng: np.random.Generator, inside: NDArray[np.bool_], rows: i
 
 def _street_lines(address: pd.DataFrame, unplaceable: NDArray[np.bool_]) -> list[str]:
     rep = address["rep"].fillna("").astype(str)
-    lines = (address["numero"].astype(str) + np.where(rep != "", " " + rep, "") + " " + address["nom_voie"]).tolist()
-    return [f"lieu-dit inconnu {i}" if u else line for i, (line, u) in enumerate(zip(lines, unplaceable, strict=True))]
+    lines = (
+        address["numero"].astype(str)
+        + np.where(rep != "", " " + rep, "")
+        + " "
+        + address["nom_voie"]
+    ).tolist()
+    return [
+        f"lieu-dit inconnu {i}" if u else line
+        for i, (line, u) in enumerate(zip(lines, unplaceable, strict=True))
+    ]
 
 
 def tagged_file(example: Example, tagged_on: date | None = None) -> pd.DataFrame:

@@ -91,7 +91,9 @@ def _measures(
         categories = [ind.column]
         if isinstance(ind.reference, str):
             r = _reference_column(frame, ind.reference)
-            ref = cells.per_group(cells.accumulate(cell[has], klass[has], n_cells, r[has]), grouping)
+            ref = cells.per_group(
+                cells.accumulate(cell[has], klass[has], n_cells, r[has]), grouping
+            )
     elif isinstance(ind, CategoricalShares):
         categories, codes = ind.categories(frame)
         has = codes >= 0
@@ -227,10 +229,18 @@ def _ratios(
     side = cells.side_matrix(scenario).argmax(axis=1)[klass]
     for g in range(len(part)):
         rows = _rows_of_group(g, grouping, cell)
-        picks = [rows[(side[rows] == s) & ~np.isnan(numerator[rows]) & ~np.isnan(denominator[rows])] for s in (QPV, HORS_QPV)]
+        picks = [
+            rows[(side[rows] == s) & ~np.isnan(numerator[rows]) & ~np.isnan(denominator[rows])]
+            for s in (QPV, HORS_QPV)
+        ]
         bounds = intervals.bootstrap_ratio_gap(
-            numerator[picks[0]], denominator[picks[0]], numerator[picks[1]], denominator[picks[1]],
-            1 - analysis.confidence, ind.resamples, ind.seed,
+            numerator[picks[0]],
+            denominator[picks[0]],
+            numerator[picks[1]],
+            denominator[picks[1]],
+            1 - analysis.confidence,
+            ind.resamples,
+            ind.seed,
         )
         part.loc[g, ["ecart_bas", "ecart_haut", "rapport_bas", "rapport_haut"]] = bounds
 
@@ -258,15 +268,29 @@ def _publish(table: pd.DataFrame, hidden: Suppression, n_categories: int) -> pd.
     table = table.copy()
     per_side = np.tile(hidden.hidden, (n_categories, 1))
     primary = np.tile(hidden.primary, (n_categories, 1))
-    for side, columns in ((QPV, VALUE_COLUMNS_QPV), (HORS_QPV, VALUE_COLUMNS_HORS), (UNCERTAIN, ("n_incertain",))):
+    for side, columns in (
+        (QPV, VALUE_COLUMNS_QPV),
+        (HORS_QPV, VALUE_COLUMNS_HORS),
+        (UNCERTAIN, ("n_incertain",)),
+    ):
         mask = per_side[:, side]
         for column in columns:
             if column in table:
                 table.loc[mask, column] = np.nan
-        for column in [c for c in table.columns if c.endswith(f"_{SIDE_NAMES[side]}") and "reference" in c]:
+        for column in [
+            c for c in table.columns if c.endswith(f"_{SIDE_NAMES[side]}") and "reference" in c
+        ]:
             table.loc[mask, column] = np.nan
     gap_hidden = per_side[:, QPV] | per_side[:, HORS_QPV]
-    for column in ("ecart", "ecart_bas", "ecart_haut", "rapport", "rapport_bas", "rapport_haut", "p_valeur"):
+    for column in (
+        "ecart",
+        "ecart_bas",
+        "ecart_haut",
+        "rapport",
+        "rapport_bas",
+        "rapport_haut",
+        "p_valeur",
+    ):
         table.loc[gap_hidden, column] = np.nan
     reasons = []
     for row_primary, row_hidden in zip(primary, per_side, strict=True):
@@ -292,7 +316,18 @@ def _sensitivity(
 ) -> pd.DataFrame:
     """Each gap under each scenario; a line is hidden when any side of its group is, since
     comparing scenarios would give the hidden uncertain rows away."""
-    keep = ["level", *analysis.by, "categorie", "n_qpv", "n_hors_qpv", "valeur_qpv", "valeur_hors_qpv", "ecart", "ecart_bas", "ecart_haut"]
+    keep = [
+        "level",
+        *analysis.by,
+        "categorie",
+        "n_qpv",
+        "n_hors_qpv",
+        "valeur_qpv",
+        "valeur_hors_qpv",
+        "ecart",
+        "ecart_bas",
+        "ecart_haut",
+    ]
     frames = []
     group_hidden = np.tile(hidden.hidden.any(axis=1), len(m.categories))
     for scenario in Scenario:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from app.stats import svg
 from app.stats.cells import TOTAL
 from app.stats.gaps import GapReport
 from app.stats.indicators import BinaryRate, CategoricalShares
@@ -48,58 +49,27 @@ def _is_rate(report: GapReport) -> bool:
 
 
 def chart(report: GapReport) -> str:
-    """Forest plot: each group's values QPV / hors QPV and the gap with its interval."""
-    t = report.table
+    """Forest plot: each group's value QPV / hors QPV and the gap with its interval."""
     rate = _is_rate(report)
     scale = 100.0 if rate else 1.0
-    rows = list(t.itertuples(index=False))
-    width, row_h, left, mid = 1000, 22, 300, 620
-    height = 50 + row_h * len(rows)
-    values = [v * scale for r in rows for v in (r.valeur_qpv, r.valeur_hors_qpv) if _finite(v)]
-    gaps = [v for r in rows for v in (r.ecart_bas, r.ecart_haut, r.ecart) if _finite(v)]
-    v_max = max([*values, 1.0]) * 1.05 if not rate else 100.0
-    g_lim = max([abs(g) for g in gaps] + [1.0]) * 1.1
+    shares = isinstance(report.analysis.indicator, CategoricalShares)
+    rows = []
+    for _, r in report.table.iterrows():
+        label = _group_label(r, report.analysis.by)
+        rows.append(
+            svg.ChartRow(
+                f"{r['categorie']} — {label}" if shares else label,
+                *(_opt(r[c], scale) for c in ("valeur_qpv", "valeur_hors_qpv")),
+                *(_opt(r[c]) for c in ("ecart", "ecart_bas", "ecart_haut")),
+            )
+        )
+    confidence = _num(report.analysis.confidence * 100, 0)
+    title = f"Écart QPV − hors QPV{' (points)' if rate else ''}, IC {confidence} %"
+    return svg.forest(rows, " %" if rate else "", "", title)
 
-    def vx(v: float) -> float:
-        return left + (mid - 40 - left) * v / v_max
 
-    def gx(g: float) -> float:
-        return mid + 20 + (width - mid - 40) * (g + g_lim) / (2 * g_lim)
-
-    unit = "%" if rate else ""
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Taux et écarts par groupe" '
-        'font-family="sans-serif" font-size="12">',
-        f'<text x="{vx(0):.0f}" y="14">Valeur : ● QPV  ○ hors QPV (0 à {_num(v_max, 0)}{unit})</text>',
-        f'<text x="{mid + 20}" y="14">Écart QPV − hors QPV{" (points)" if rate else ""}, '
-        f"IC {_num(report.analysis.confidence * 100, 0)} %</text>",
-        f'<line x1="{gx(0):.1f}" y1="24" x2="{gx(0):.1f}" y2="{height - 10}" stroke="#888"/>',
-        f'<text x="{gx(-g_lim):.0f}" y="{height - 2}">{_num(-g_lim)}</text>',
-        f'<text x="{gx(g_lim) - 30:.0f}" y="{height - 2}">{_num(g_lim)}</text>',
-    ]
-    for i, r in enumerate(rows):
-        y = 40 + i * row_h
-        label = _group_label(pd.Series(r._asdict()), report.analysis.by)
-        if isinstance(report.analysis.indicator, CategoricalShares):
-            label = f"{r.categorie} — {label}"
-        out.append(f'<text x="4" y="{y + 4}">{escape(label[:48])}</text>')
-        if i % 2 == 0:
-            out.insert(1, f'<rect x="0" y="{y - 11}" width="{width}" height="{row_h}" fill="#f6f6f6"/>')
-        if not _finite(r.ecart):
-            out.append(f'<text x="{mid + 20}" y="{y + 4}" fill="#a33">secret statistique ou effectif nul</text>')
-        for v, fill in ((r.valeur_qpv, "#c0392b"), (r.valeur_hors_qpv, "white")):
-            if _finite(v):
-                out.append(f'<circle cx="{vx(v * scale):.1f}" cy="{y}" r="5" fill="{fill}" stroke="#c0392b"/>')
-        if _finite(r.ecart):
-            if _finite(r.ecart_bas) and _finite(r.ecart_haut):
-                out.append(
-                    f'<line x1="{gx(r.ecart_bas):.1f}" y1="{y}" x2="{gx(r.ecart_haut):.1f}" '
-                    f'y2="{y}" stroke="#2c3e50" stroke-width="2"/>'
-                )
-            out.append(f'<rect x="{gx(r.ecart) - 4:.1f}" y="{y - 4}" width="8" height="8" fill="#2c3e50"/>')
-    out.append("</svg>")
-    return "\n".join(out)
+def _opt(value: Any, scale: float = 1.0) -> float | None:
+    return float(value) * scale if _finite(value) else None
 
 
 def _finite(value: Any) -> bool:
@@ -107,7 +77,10 @@ def _finite(value: Any) -> bool:
 
 
 def _table(headers: list[str], rows: list[list[str]], key_columns: int = 1) -> str:
-    head = "".join(f'<th class="{"k" if i < key_columns else ""}">{escape(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(
+        f'<th class="{"k" if i < key_columns else ""}">{escape(h)}</th>'
+        for i, h in enumerate(headers)
+    )
     body = []
     for row in rows:
         cells = []
@@ -126,20 +99,45 @@ def counts_table(report: GapReport) -> str:
     """Counts, values, gaps, intervals and p-values per group."""
     rate = _is_rate(report)
     scale = 100.0 if rate else 1.0
-    headers = ["Groupe", "Catégorie", "Effectif QPV", "Effectif hors QPV", "Incertains",
-               "Valeur QPV" + (" (%)" if rate else ""), "Valeur hors QPV" + (" (%)" if rate else ""),
-               "Écart" + (" (points)" if rate else ""), "IC bas", "IC haut", "Rapport", "IC rapport", "p"]
+    headers = [
+        "Groupe",
+        "Catégorie",
+        "Effectif QPV",
+        "Effectif hors QPV",
+        "Incertains",
+        "Valeur QPV" + (" (%)" if rate else ""),
+        "Valeur hors QPV" + (" (%)" if rate else ""),
+        "Écart" + (" (points)" if rate else ""),
+        "IC bas",
+        "IC haut",
+        "Rapport",
+        "IC rapport",
+        "p",
+    ]
     rows = []
     for _, r in report.table.iterrows():
-        hq, hh, hu = (pd.isna(r[c]) and r["secret"] != "" for c in ("n_qpv", "n_hors_qpv", "n_incertain"))
-        rows.append([
-            _group_label(r, report.analysis.by), str(r["categorie"]),
-            _cell(r["n_qpv"], hq), _cell(r["n_hors_qpv"], hh), _cell(r["n_incertain"], hu),
-            _cell(r["valeur_qpv"], hq, 1, scale), _cell(r["valeur_hors_qpv"], hh, 1, scale),
-            _num(r["ecart"]), _num(r["ecart_bas"]), _num(r["ecart_haut"]), _num(r["rapport"], 2),
-            f"{_num(r['rapport_bas'], 2)} – {_num(r['rapport_haut'], 2)}" if _finite(r["rapport_bas"]) else "",
-            _p(r["p_valeur"]),
-        ])
+        hq, hh, hu = (
+            pd.isna(r[c]) and r["secret"] != "" for c in ("n_qpv", "n_hors_qpv", "n_incertain")
+        )
+        rows.append(
+            [
+                _group_label(r, report.analysis.by),
+                str(r["categorie"]),
+                _cell(r["n_qpv"], hq),
+                _cell(r["n_hors_qpv"], hh),
+                _cell(r["n_incertain"], hu),
+                _cell(r["valeur_qpv"], hq, 1, scale),
+                _cell(r["valeur_hors_qpv"], hh, 1, scale),
+                _num(r["ecart"]),
+                _num(r["ecart_bas"]),
+                _num(r["ecart_haut"]),
+                _num(r["rapport"], 2),
+                f"{_num(r['rapport_bas'], 2)} – {_num(r['rapport_haut'], 2)}"
+                if _finite(r["rapport_bas"])
+                else "",
+                _p(r["p_valeur"]),
+            ]
+        )
     return _table(headers, rows, 2)
 
 
@@ -152,12 +150,26 @@ def reference_table(report: GapReport) -> str:
         for side in ("qpv", "hors_qpv"):
             if not _finite(r[f"ecart_reference_{side}"]):
                 continue
-            rows.append([
-                _group_label(r, report.analysis.by), SIDE_FR[side], _num(r[f"reference_{side}"], 1, 100),
-                _num(r[f"ecart_reference_{side}"]), _num(r[f"ecart_reference_{side}_bas"]),
-                _num(r[f"ecart_reference_{side}_haut"]), _p(r[f"p_valeur_reference_{side}"]),
-            ])
-    headers = ["Groupe", "Côté", "Référence (%)", "Écart à la référence (points)", "IC bas", "IC haut", "p (binomial exact)"]
+            rows.append(
+                [
+                    _group_label(r, report.analysis.by),
+                    SIDE_FR[side],
+                    _num(r[f"reference_{side}"], 1, 100),
+                    _num(r[f"ecart_reference_{side}"]),
+                    _num(r[f"ecart_reference_{side}_bas"]),
+                    _num(r[f"ecart_reference_{side}_haut"]),
+                    _p(r[f"p_valeur_reference_{side}"]),
+                ]
+            )
+    headers = [
+        "Groupe",
+        "Côté",
+        "Référence (%)",
+        "Écart à la référence (points)",
+        "IC bas",
+        "IC haut",
+        "p (binomial exact)",
+    ]
     return "<h2>Comparaison à la référence</h2>" + _table(headers, rows, 2)
 
 
@@ -176,16 +188,30 @@ def sensitivity_table(report: GapReport) -> str:
     by = report.analysis.by
     rate = _is_rate(report)
     rows = []
-    for (_, r) in s.iterrows():
+    for _, r in s.iterrows():
         hidden = r["secret"] != ""
-        rows.append([
-            _group_label(r, by), str(r["categorie"]), SCENARIO_LABELS_FR[Scenario(r["scenario"])],
-            _cell(r["n_qpv"], hidden), _cell(r["n_hors_qpv"], hidden),
-            _cell(r["ecart"], hidden, 1),
-            "" if hidden or not _finite(r["ecart_bas"]) else f"{_num(r['ecart_bas'])} – {_num(r['ecart_haut'])}",
-        ])
-    headers = ["Groupe", "Catégorie", "Incertains", "Effectif QPV", "Effectif hors QPV",
-               "Écart" + (" (points)" if rate else ""), "IC"]
+        rows.append(
+            [
+                _group_label(r, by),
+                str(r["categorie"]),
+                SCENARIO_LABELS_FR[Scenario(r["scenario"])],
+                _cell(r["n_qpv"], hidden),
+                _cell(r["n_hors_qpv"], hidden),
+                _cell(r["ecart"], hidden, 1),
+                ""
+                if hidden or not _finite(r["ecart_bas"])
+                else f"{_num(r['ecart_bas'])} – {_num(r['ecart_haut'])}",
+            ]
+        )
+    headers = [
+        "Groupe",
+        "Catégorie",
+        "Incertains",
+        "Effectif QPV",
+        "Effectif hors QPV",
+        "Écart" + (" (points)" if rate else ""),
+        "IC",
+    ]
     return _table(headers, rows, 3)
 
 
@@ -196,7 +222,11 @@ def provenance_block(report: GapReport) -> str:
 
     def show(key: str) -> str:
         value = p.get(key)
-        return ", ".join(map(str, value)) if isinstance(value, list) and value else (str(value) if value else unknown)
+        return (
+            ", ".join(map(str, value))
+            if isinstance(value, list) and value
+            else (str(value) if value else unknown)
+        )
 
     items = [
         ("Géographie QPV", show("qpv_geography")),
@@ -209,39 +239,69 @@ def provenance_block(report: GapReport) -> str:
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items) + "</dl>"
 
 
+METHOD_RATE = (
+    "écart de taux : intervalle de Newcombe (score hybride) ; rapport : intervalle log ajusté ; "
+    "p : test du score de deux proportions (khi-deux de Pearson sans correction)."
+)
+METHOD_RATIO = (
+    "rapport de sommes : intervalle bootstrap percentile (lignes rééchantillonnées dans chaque "
+    "côté, graine fixe) ; pas de p-valeur."
+)
+UNCERTAIN_RULE = (
+    "in = QPV ; out et commune_without_qpv = hors QPV ; les autres statuts sont incertains : "
+    "comptés ici, exclus de l'estimation principale et réintégrés dans la table de sensibilité. "
+    "near_boundary est séparé selon le côté où le point est tombé (qpv_code renseigné ou non)."
+)
+SENSITIVITY_RULE = (
+    "Une ligne de sensibilité est masquée dès qu'une cellule de son groupe l'est : comparer les "
+    "scénarios révélerait les lignes incertaines."
+)
+
+
+def _secret_section(report: GapReport) -> list[str]:
+    sup = report.suppression
+    hidden = report.table[report.table["secret"] != ""]
+    by = report.analysis.by
+    rows = [
+        [_group_label(r, by), str(r["categorie"]), str(r["secret"])] for _, r in hidden.iterrows()
+    ]
+    summary = (
+        f"Seuil : {sup['seuil']} enregistrements. Cellules masquées : {sup['primaires']} en "
+        f"secret primaire, {sup['secondaires']} en secret secondaire (sur {sup['cellules']} "
+        f"cellules groupe × côté). Règle : {sup['regle']}. {SENSITIVITY_RULE}"
+    )
+    table = _table(["Groupe", "Catégorie", "Motif"], rows, 3) if rows else "<p>Aucune.</p>"
+    return ["<h2>Secret statistique</h2>", f"<p>{escape(summary)}</p>", table]
+
+
 def render(report: GapReport) -> str:
     """The whole report as one HTML document."""
     a = report.analysis
-    ind = a.indicator
-    title = f"Écarts QPV / hors QPV : {escape(', '.join(ind.columns[:2]))}"
-    sup = report.suppression
-    hidden = report.table[report.table["secret"] != ""]
-    hidden_rows = [[_group_label(r, a.by), str(r["categorie"]), str(r["secret"])] for _, r in hidden.iterrows()]
+    title = escape(f"Écarts QPV / hors QPV : {', '.join(a.indicator.columns[:2])}")
+    method = METHOD_RATE if _is_rate(report) else METHOD_RATIO
+    intro = (
+        f"Par : {', '.join(a.by) or '(aucun regroupement)'}. Intervalles de confiance à "
+        f"{_num(a.confidence * 100, 0)} % ; {method} Estimation principale : lignes "
+        "incertaines exclues (voir la sensibilité)."
+    )
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     parts = [
-        "<!DOCTYPE html>", '<html lang="fr"><head><meta charset="utf-8">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; img-src data:">',
+        '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
         f"<title>{title}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{title}</h1>",
-        f'<p class="note">Par : {escape(", ".join(a.by) or "(aucun regroupement)")}. '
-        f"Intervalles de confiance à {_num(a.confidence * 100, 0)} % ; "
-        + ("écart de taux : intervalle de Newcombe (score hybride), rapport : log ajusté, p : test du score de deux proportions."
-           if _is_rate(report) else "rapport de sommes : intervalle bootstrap percentile (lignes rééchantillonnées, graine fixe).")
-        + " Estimation principale : lignes incertaines exclues (voir la sensibilité).</p>",
-        "<h2>Source</h2>", provenance_block(report),
-        "<h2>Valeurs et écarts par groupe</h2>", chart(report),
-        "<h2>Effectifs et écarts</h2>", counts_table(report),
+        f'<h1>{title}</h1><p class="note">{escape(intro)}</p>',
+        "<h2>Source</h2>",
+        provenance_block(report),
+        "<h2>Valeurs et écarts par groupe</h2>",
+        chart(report),
+        "<h2>Effectifs et écarts</h2>",
+        counts_table(report),
         reference_table(report),
-        "<h2>Lignes incertaines</h2>",
-        '<p class="note">in = QPV ; out et commune_without_qpv = hors QPV ; les autres statuts sont incertains, '
-        "comptés ici et exclus de l'estimation principale. near_boundary est séparé selon le côté où le point est tombé (qpv_code renseigné ou non).</p>",
+        f'<h2>Lignes incertaines</h2><p class="note">{escape(UNCERTAIN_RULE)}</p>',
         statuses_table(report),
-        "<h2>Sensibilité au traitement des lignes incertaines</h2>", sensitivity_table(report),
-        "<h2>Secret statistique</h2>",
-        f"<p>Seuil : {sup['seuil']} enregistrements. Cellules masquées : {sup['primaires']} en secret primaire, "
-        f"{sup['secondaires']} en secret secondaire (sur {sup['cellules']} cellules groupe × côté). "
-        f"Règle : {escape(sup['regle'])}. Une ligne de sensibilité est masquée dès qu'une cellule de son groupe l'est, "
-        "car la comparaison des scénarios révélerait les lignes incertaines.</p>",
-        _table(["Groupe", "Catégorie", "Motif"], hidden_rows, 3) if hidden_rows else "<p>Aucune cellule masquée.</p>",
+        "<h2>Sensibilité au traitement des lignes incertaines</h2>",
+        sensitivity_table(report),
+        *_secret_section(report),
         "<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>",
         "</body></html>",
     ]

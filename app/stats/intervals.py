@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +18,7 @@ from statsmodels.stats.proportion import (
 Array = NDArray[np.float64]
 
 
-def _quiet(call: Callable[[], object]) -> object:
+def _quiet(call: Callable[[], Any]) -> Any:
     # Degenerate rows (rates of 0 or 1 on both sides) divide by zero inside statsmodels;
     # they are handled by the callers below, not reported as warnings.
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -25,29 +26,29 @@ def _quiet(call: Callable[[], object]) -> object:
         return call()
 
 
-def two_proportions(
-    x1: Array, n1: Array, x2: Array, n2: Array, alpha: float
-) -> dict[str, Array]:
+def two_proportions(x1: Array, n1: Array, x2: Array, n2: Array, alpha: float) -> dict[str, Array]:
     """Difference (Newcombe hybrid score CI), ratio (log-adjusted CI), score-test p-value."""
     ok = (n1 > 0) & (n2 > 0)
-    out = {k: np.full(len(n1), np.nan) for k in ("diff", "low", "high", "ratio", "rlow", "rhigh", "p")}
+    out = {
+        k: np.full(len(n1), np.nan) for k in ("diff", "low", "high", "ratio", "rlow", "rhigh", "p")
+    }
     if not ok.any():
         return out
     a, b, c, d = x1[ok], n1[ok], x2[ok], n2[ok]
     low, high = _quiet(
         lambda: confint_proportions_2indep(a, b, c, d, method="newcomb", alpha=alpha)
-    )  # type: ignore[misc]
+    )
     rlow, rhigh = _quiet(
         lambda: confint_proportions_2indep(
             a, b, c, d, compare="ratio", method="log-adjusted", alpha=alpha
         )
-    )  # type: ignore[misc]
+    )
     test = _quiet(
         lambda: test_proportions_2indep(
             a, b, c, d, method="score", compare="diff", correction=False
         )
     )
-    p = np.asarray(test.pvalue, dtype=np.float64)  # type: ignore[attr-defined]
+    p = np.asarray(test.pvalue, dtype=np.float64)
     # Both sides at 0 % (or both at 100 %): no evidence of any difference.
     p = np.where(np.isnan(p) & (a / b == c / d), 1.0, p)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -97,8 +98,9 @@ def bootstrap_ratio_gap(
     data = (np.arange(len(num1)), np.arange(len(num2)))
     bounds = []
     for statistic in (gap, rel):
-        result = _quiet(
-            lambda s=statistic: sps.bootstrap(  # type: ignore[misc]
+
+        def run(s: Callable[..., Array] = statistic) -> Any:
+            return sps.bootstrap(
                 data,
                 s,
                 n_resamples=resamples,
@@ -108,7 +110,7 @@ def bootstrap_ratio_gap(
                 batch=100,
                 rng=np.random.default_rng(seed),
             )
-        )
-        ci = result.confidence_interval  # type: ignore[attr-defined]
+
+        ci = _quiet(run).confidence_interval
         bounds += [float(ci.low), float(ci.high)]
     return (bounds[0], bounds[1], bounds[2], bounds[3])

@@ -47,7 +47,10 @@ def reference_of(value: str | None) -> float | str | None:
     number = float(match.group(1).replace(",", "."))
     number = number / 100 if match.group(2) or number > 1 else number
     if not 0 <= number <= 1:
-        raise InvalidInput(f"reference: {value!r} is not a rate between 0 and 1 (or 0 and 100 %)", parameter="reference")
+        raise InvalidInput(
+            f"reference: {value!r} is not a rate between 0 and 1 (or 0 and 100 %)",
+            parameter="reference",
+        )
     return number
 
 
@@ -83,16 +86,22 @@ def indicator_of(
     return RatioOfSums(num.strip(), den.strip(), seed=seed)
 
 
-def analysis_of(indicator: Indicator, by: str | None, threshold: int, confidence: float = 0.95) -> Analysis:
+def analysis_of(
+    indicator: Indicator, by: str | None, threshold: int, confidence: float = 0.95
+) -> Analysis:
     """The analysis; bad values name their parameter."""
     if threshold < 1:
         raise InvalidInput(f"threshold: must be at least 1, not {threshold}", parameter="threshold")
     if not 0.5 <= confidence < 1:
-        raise InvalidInput(f"confidence: must be in [0.5, 1), not {confidence}", parameter="confidence")
+        raise InvalidInput(
+            f"confidence: must be in [0.5, 1), not {confidence}", parameter="confidence"
+        )
     return Analysis(indicator, _split(by), threshold, confidence)
 
 
-def report_of(table: pd.DataFrame, analysis: Analysis, extra: dict[str, Any] | None = None) -> GapReport:
+def report_of(
+    table: pd.DataFrame, analysis: Analysis, extra: dict[str, Any] | None = None
+) -> GapReport:
     """Analyse a tagged table; provenance from its columns, completed by ``extra``."""
     provenance = source.provenance(table)
     provenance.update({k: v for k, v in (extra or {}).items() if v is not None})

@@ -41,7 +41,9 @@ def suppress(
     return Suppression(primary, hidden & ~primary)
 
 
-def _complete(counts: NDArray[np.float64], hidden: NDArray[np.bool_], lines: list[tuple[int, list[int]]]) -> None:
+def _complete(
+    counts: NDArray[np.float64], hidden: NDArray[np.bool_], lines: list[tuple[int, list[int]]]
+) -> None:
     changed = True
     while changed:
         changed = False

@@ -33,7 +33,9 @@ def random_table(seed: int, n: int = 3000) -> pd.DataFrame:
             "admis": rng.choice(["oui", "non"], n, p=[0.6, 0.4]),
         }
     )
-    frame["qpv_code"] = np.where((status == "in") | ((status == "near_boundary") & (rng.random(n) < 0.5)), "QN1", "")
+    frame["qpv_code"] = np.where(
+        (status == "in") | ((status == "near_boundary") & (rng.random(n) < 0.5)), "QN1", ""
+    )
     return frame
 
 
@@ -62,17 +64,27 @@ def test_counts_and_rates_per_cell_equal_a_pandas_groupby() -> None:
             size, positives = expected.loc[(row["academie"], row["sexe"], side_name)]
             assert row[f"n_{suffix}"] == size and row[f"x_{suffix}"] == positives
             assert row[f"valeur_{suffix}"] == pytest.approx(positives / size)
-        table = [[row["x_qpv"], row["n_qpv"] - row["x_qpv"]], [row["x_hors_qpv"], row["n_hors_qpv"] - row["x_hors_qpv"]]]
-        assert row["p_valeur"] == pytest.approx(sps.chi2_contingency(table, correction=False).pvalue)
+        table = [
+            [row["x_qpv"], row["n_qpv"] - row["x_qpv"]],
+            [row["x_hors_qpv"], row["n_hors_qpv"] - row["x_hors_qpv"]],
+        ]
+        assert row["p_valeur"] == pytest.approx(
+            sps.chi2_contingency(table, correction=False).pvalue
+        )
         assert row["ecart"] == pytest.approx(100 * (row["valeur_qpv"] - row["valeur_hors_qpv"]))
 
 
 def test_margins_and_the_overall_line_add_up_the_cells() -> None:
-    report = analyse(random_table(2), Analysis(BinaryRate("admis"), by=("academie", "sexe"), threshold=1))
+    report = analyse(
+        random_table(2), Analysis(BinaryRate("admis"), by=("academie", "sexe"), threshold=1)
+    )
     t = report.table
     cells = t[t["level"] == "cellule"]
     overall = line(t, level="ensemble")
-    assert overall["n_qpv"] == cells["n_qpv"].sum() and overall["x_hors_qpv"] == cells["x_hors_qpv"].sum()
+    assert (
+        overall["n_qpv"] == cells["n_qpv"].sum()
+        and overall["x_hors_qpv"] == cells["x_hors_qpv"].sum()
+    )
     paris = line(t, level="marge academie", academie="Paris")
     assert paris["n_hors_qpv"] == cells[cells["academie"] == "Paris"]["n_hors_qpv"].sum()
     assert paris["n_incertain"] == cells[cells["academie"] == "Paris"]["n_incertain"].sum()
@@ -87,7 +99,10 @@ def test_the_sensitivity_scenarios_move_exactly_the_uncertain_rows() -> None:
     n_in, n_out = counts["in"], counts["out"] + counts["commune_without_qpv"]
     assert (s.loc["excluded", "n_qpv"], s.loc["excluded", "n_hors_qpv"]) == (n_in, n_out)
     assert (s.loc["all_qpv", "n_qpv"], s.loc["all_qpv", "n_hors_qpv"]) == (n_in + uncertain, n_out)
-    assert (s.loc["all_hors_qpv", "n_qpv"], s.loc["all_hors_qpv", "n_hors_qpv"]) == (n_in, n_out + uncertain)
+    assert (s.loc["all_hors_qpv", "n_qpv"], s.loc["all_hors_qpv", "n_hors_qpv"]) == (
+        n_in,
+        n_out + uncertain,
+    )
     near = frame[frame["qpv_status"] == "near_boundary"]
     near_in = int((near["qpv_code"] != "").sum())
     assert s.loc["near_boundary_by_side", "n_qpv"] == n_in + near_in
@@ -97,7 +112,11 @@ def test_the_sensitivity_scenarios_move_exactly_the_uncertain_rows() -> None:
 
 
 def test_a_group_without_qpv_rows_has_counts_but_no_gap() -> None:
-    rows = [("out", "Paris", "F", "oui")] * 20 + [("in", "Créteil", "F", "oui")] * 15 + [("out", "Créteil", "F", "non")] * 15
+    rows = (
+        [("out", "Paris", "F", "oui")] * 20
+        + [("in", "Créteil", "F", "oui")] * 15
+        + [("out", "Créteil", "F", "non")] * 15
+    )
     report = analyse(tagged(rows), Analysis(BinaryRate("admis"), by=("academie",), threshold=1))
     paris = line(report.table, academie="Paris")
     assert paris["n_qpv"] == 0 and paris["n_hors_qpv"] == 20
@@ -112,7 +131,9 @@ def test_rates_of_0_and_1_give_a_gap_of_100_points_with_newcombes_interval() -> 
     row = line(analyse(tagged(rows), analysis).table, level="ensemble")
     assert (row["valeur_qpv"], row["valeur_hors_qpv"], row["ecart"]) == (0.0, 1.0, -100.0)
     # Newcombe (1998) Table II, 10/10 vs 0/20: 0.6791 to 1 (here with the sides swapped).
-    assert row["ecart_bas"] == pytest.approx(-100.0) and row["ecart_haut"] == pytest.approx(-67.91, abs=0.01)
+    assert row["ecart_bas"] == pytest.approx(-100.0) and row["ecart_haut"] == pytest.approx(
+        -67.91, abs=0.01
+    )
 
 
 def test_a_single_record_is_suppressed_and_nothing_fails() -> None:
@@ -133,7 +154,12 @@ def test_when_every_cell_is_small_every_cell_is_suppressed() -> None:
 
 
 def test_a_suppressed_cell_cannot_be_recomputed_from_its_margin() -> None:
-    rows = [("in", "A", "F", "oui")] * 5 + [("in", "A", "M", "oui")] * 30 + [("in", "B", "F", "non")] * 40 + [("in", "B", "M", "non")] * 40
+    rows = (
+        [("in", "A", "F", "oui")] * 5
+        + [("in", "A", "M", "oui")] * 30
+        + [("in", "B", "F", "non")] * 40
+        + [("in", "B", "M", "non")] * 40
+    )
     rows += [("out", a, x, "oui") for a in ("A", "B") for x in ("F", "M")] * 50
     t = analyse(tagged(rows), Analysis(BinaryRate("admis"), by=("academie", "sexe"))).table
     hidden = t[t["n_qpv"].isna()]
@@ -144,7 +170,10 @@ def test_a_suppressed_cell_cannot_be_recomputed_from_its_margin() -> None:
 
 @pytest.mark.parametrize(
     ("values", "positive", "named"),
-    [(["oui", "non", "peut-être"], (), "'peut-être'"), (["admis", "refusé", "liste d'attente"], ("admis",), "\"liste d'attente\"")],
+    [
+        (["oui", "non", "peut-être"], (), "'peut-être'"),
+        (["admis", "refusé", "liste d'attente"], ("admis",), '"liste d\'attente"'),
+    ],
 )
 def test_unexpected_outcome_values_are_an_error_naming_them(
     values: list[str], positive: tuple[str, ...], named: str
@@ -156,7 +185,11 @@ def test_unexpected_outcome_values_are_an_error_naming_them(
 
 
 def test_configured_positive_values_are_read_whatever_their_case() -> None:
-    rows = [("in", "A", "F", "Admis")] * 12 + [("out", "A", "F", "REFUSÉ")] * 12 + [("out", "A", "F", "")] * 3
+    rows = (
+        [("in", "A", "F", "Admis")] * 12
+        + [("out", "A", "F", "REFUSÉ")] * 12
+        + [("out", "A", "F", "")] * 3
+    )
     report = analyse(tagged(rows), Analysis(BinaryRate("admis", positive=("admis",))))
     row = line(report.table, level="ensemble")
     assert (row["valeur_qpv"], row["valeur_hors_qpv"], row["n_hors_qpv"]) == (1.0, 0.0, 12)
@@ -203,7 +236,12 @@ def test_a_ratio_of_sums_is_the_sum_of_numerators_over_the_sum_of_denominators()
 def test_a_reference_column_is_averaged_over_each_sides_rows() -> None:
     frame = tagged([("in", "A", "F", "oui")] * 20 + [("out", "A", "F", "non")] * 20)
     frame["taux_academie"] = ["0,5"] * 10 + ["70"] * 10 + ["0.6"] * 20
-    row = line(analyse(frame, Analysis(BinaryRate("admis", reference="taux_academie"))).table, level="ensemble")
-    assert row["reference_qpv"] == pytest.approx(0.6) and row["reference_hors_qpv"] == pytest.approx(0.6)
+    row = line(
+        analyse(frame, Analysis(BinaryRate("admis", reference="taux_academie"))).table,
+        level="ensemble",
+    )
+    assert row["reference_qpv"] == pytest.approx(0.6) and row[
+        "reference_hors_qpv"
+    ] == pytest.approx(0.6)
     assert row["ecart_reference_qpv"] == pytest.approx(40.0)
     assert row["p_valeur_reference_qpv"] == pytest.approx(sps.binomtest(20, 20, 0.6).pvalue)

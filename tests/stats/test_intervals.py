@@ -65,7 +65,9 @@ def test_the_ratio_interval_contains_the_ratio_and_is_wider_for_smaller_samples(
     assert got["rhigh"][0] - got["rlow"][0] > got["rhigh"][1] - got["rlow"][1]
 
 
-@pytest.mark.parametrize(("x", "n", "ref"), [(31, 50, 0.5), (0, 12, 0.3), (12, 12, 0.9), (1, 1, 0.62)])
+@pytest.mark.parametrize(
+    ("x", "n", "ref"), [(31, 50, 0.5), (0, 12, 0.3), (12, 12, 0.9), (1, 1, 0.62)]
+)
 def test_a_rate_against_a_reference_uses_scipys_wilson_interval_and_exact_test(
     x: int, n: int, ref: float
 ) -> None:

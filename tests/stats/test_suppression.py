@@ -64,7 +64,9 @@ def test_when_the_total_is_small_too_every_cell_is_hidden() -> None:
 @pytest.mark.parametrize("seed", range(30))
 def test_no_line_ever_has_exactly_one_hidden_member(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    counts = _table({(r, c): int(rng.choice([0, 2, 5, 9, 12, 40, 200])) for r in ROWS for c in COLUMNS})
+    counts = _table(
+        {(r, c): int(rng.choice([0, 2, 5, 9, 12, 40, 200])) for r in ROWS for c in COLUMNS}
+    )
     result = suppress(counts, LINES, threshold=11)
     assert _exposed_lines(result.hidden[:, 0]) == []
     assert (result.primary[:, 0] == ((counts[:, 0] > 0) & (counts[:, 0] < 11))).all()

@@ -54,7 +54,9 @@ async def gaps(
     analysis = service.analysis_of(indicator, by, threshold or settings.gaps_threshold, confidence)
     raw = await data.read(settings.gaps_max_upload_bytes + 1)
     if len(raw) > settings.gaps_max_upload_bytes:
-        raise TooLarge(f"the upload is larger than the limit of {settings.gaps_max_upload_bytes} bytes")
+        raise TooLarge(
+            f"the upload is larger than the limit of {settings.gaps_max_upload_bytes} bytes"
+        )
     if not raw:
         raise InvalidInput("data: the uploaded file is empty", parameter="data")
 
