@@ -81,7 +81,10 @@ def _gaps(args: argparse.Namespace) -> int:
         args.seed,
     )
     analysis = service.analysis_of(
-        indicator, args.by, args.threshold or settings.gaps_threshold, args.confidence
+        indicator,
+        args.by,
+        settings.gaps_threshold if args.threshold is None else args.threshold,
+        args.confidence,
     )
     if not args.input.is_file():
         raise InvalidInput(f"{args.input}: no such file")

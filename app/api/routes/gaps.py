@@ -51,7 +51,9 @@ async def gaps(
     """Counts, rates, gap with its 95% interval, ratio and p-value per group; small cells hidden."""
     _check_size(request, data, settings.gaps_max_upload_bytes)
     indicator = service.indicator_of(outcome, shares, ratio, positive, negative, reference, seed)
-    analysis = service.analysis_of(indicator, by, threshold or settings.gaps_threshold, confidence)
+    analysis = service.analysis_of(
+        indicator, by, settings.gaps_threshold if threshold is None else threshold, confidence
+    )
     raw = await data.read(settings.gaps_max_upload_bytes + 1)
     if len(raw) > settings.gaps_max_upload_bytes:
         raise TooLarge(
