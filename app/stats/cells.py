@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from app.stats import sides
 from app.stats.sides import HORS_QPV, QPV, UNCERTAIN, Scenario
+from app.stats.values import coded
 
 MISSING_GROUP = "(non renseigné)"
 TOTAL = "(ensemble)"
@@ -70,10 +71,11 @@ def cell_ids(frame: pd.DataFrame, by: tuple[str, ...]) -> tuple[NDArray[np.int64
         return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=[0])
     codes, labels = [], []
     for column in by:
-        values = frame[column].astype("string").str.strip().replace("", pd.NA)
-        code, uniques = pd.factorize(values.fillna(MISSING_GROUP), sort=True)
-        codes.append(code.astype(np.int64))
-        labels.append(np.asarray(uniques, dtype=object))
+        column_codes = coded(frame[column])
+        code = column_codes.codes.copy()
+        code[code < 0] = len(column_codes.values)  # missing values: a group of their own
+        codes.append(code)
+        labels.append(np.array([*column_codes.values, MISSING_GROUP], dtype=object))
     combined = np.zeros(len(frame), dtype=np.int64)
     for code, label in zip(codes, labels, strict=True):
         combined = combined * len(label) + code

@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from app.errors import InvalidInput, MissingColumns, UnexpectedValues
+from app.stats.values import coded
 
 DEFAULT_POSITIVE = ("1", "1.0", "true", "vrai", "oui", "o", "yes", "y", "admis", "admise", "reçu")
 DEFAULT_NEGATIVE = (
@@ -62,19 +63,17 @@ class BinaryRate:
         """1.0 positive, 0.0 negative, NaN missing; an unexpected value is an error naming it."""
         positive = {fold(v) for v in (self.positive or DEFAULT_POSITIVE)}
         negative = {fold(v) for v in (self.negative or DEFAULT_NEGATIVE)} - positive
-        values = frame[self.column].astype("string")
-        # Read each distinct value once: a 1 M-row column has a handful of them.
-        cat = pd.Categorical(values)
-        meaning = np.full(len(cat.categories), np.nan)
+        column = coded(frame[self.column])
+        meaning = np.full(len(column.values), np.nan)
         unexpected = []
-        for i, raw in enumerate(cat.categories):
-            key = fold(str(raw))
+        for i, raw in enumerate(column.values):
+            key = fold(raw)
             if key in positive:
                 meaning[i] = 1.0
             elif key in negative:
                 meaning[i] = 0.0
-            elif key != "":
-                unexpected.append(str(raw))
+            else:
+                unexpected.append(raw)
         if unexpected:
             raise UnexpectedValues(
                 f"outcome column {self.column!r} has values that are neither positive "
@@ -86,11 +85,7 @@ class BinaryRate:
                 column=self.column,
                 values=unexpected[:20],
             )
-        codes = np.asarray(cat.codes)
-        out = np.full(len(codes), np.nan)
-        known = codes >= 0
-        out[known] = meaning[codes[known]]
-        return out
+        return np.asarray(column.lookup(meaning, np.nan), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +102,8 @@ class CategoricalShares:
 
     def categories(self, frame: pd.DataFrame) -> tuple[list[str], NDArray[np.int32]]:
         """The sorted categories and each row's position among them (-1 missing)."""
-        values = frame[self.column].astype("string").str.strip().replace("", pd.NA)
-        cat = pd.Categorical(values)
-        names = [str(c) for c in cat.categories]
-        return names, np.asarray(cat.codes, dtype=np.int32)
+        column = coded(frame[self.column])
+        return column.values, column.codes.astype(np.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,14 +162,16 @@ class Analysis:
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> NDArray[np.float64]:
-    text = frame[column].astype("string").str.strip().str.replace(",", ".", regex=False)
-    numbers = pd.to_numeric(text.replace("", pd.NA), errors="coerce")
-    bad = text[numbers.isna() & text.notna() & (text != "")].unique().tolist()
+    values = coded(frame[column])
+    numbers = pd.to_numeric(
+        pd.Series([v.replace(",", ".") for v in values.values], dtype=object), errors="coerce"
+    ).to_numpy(dtype=np.float64)
+    bad = [v for v, n in zip(values.values, numbers, strict=True) if np.isnan(n)]
     if bad:
         raise UnexpectedValues(
             f"column {column!r} has values that are not numbers: "
-            f"{', '.join(repr(str(v)) for v in bad[:10])}",
+            f"{', '.join(repr(v) for v in bad[:10])}",
             column=column,
-            values=[str(v) for v in bad[:20]],
+            values=bad[:20],
         )
-    return np.asarray(numbers, dtype=np.float64)
+    return np.asarray(values.lookup(numbers, np.nan), dtype=np.float64)

@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from app.errors import UnexpectedValues
+from app.stats.values import coded
 
 STATUS_COLUMN = "qpv_status"
 CODE_COLUMN = "qpv_code"
@@ -58,16 +59,18 @@ SCENARIO_LABELS_FR = {
 
 def status_codes(status: pd.Series) -> NDArray[np.int8]:
     """Position of each row's status in KNOWN_STATUSES; unknown statuses are an error."""
-    cat = pd.Categorical(status.astype("string").str.strip(), categories=KNOWN_STATUSES)
-    unknown = status[(cat.codes < 0)].astype("string").fillna("(vide)").unique().tolist()
-    if unknown:
+    column = coded(status)
+    position = [KNOWN_STATUSES.index(v) if v in KNOWN_STATUSES else -1 for v in column.values]
+    unknown = [v for v, p in zip(column.values, position, strict=True) if p < 0]
+    if unknown or (column.codes < 0).any():
+        unknown += ["(vide)"] if (column.codes < 0).any() else []
         raise UnexpectedValues(
             f"column {STATUS_COLUMN!r} has statuses this analysis does not know: "
-            f"{_listing(unknown)}; expected one of {', '.join(KNOWN_STATUSES)}",
+            f"{_listing(list(unknown))}; expected one of {', '.join(KNOWN_STATUSES)}",
             column=STATUS_COLUMN,
-            values=[str(v) for v in unknown[:20]],
+            values=unknown[:20],
         )
-    return np.asarray(cat.codes, dtype=np.int8)
+    return np.asarray(np.array(position, dtype=np.int8)[column.codes], dtype=np.int8)
 
 
 def sides(
@@ -95,8 +98,7 @@ def has_code(frame: pd.DataFrame) -> NDArray[np.bool_]:
     """Whether each row carries a QPV code (the side a near_boundary point fell on)."""
     if CODE_COLUMN not in frame:
         return np.zeros(len(frame), dtype=bool)
-    code = frame[CODE_COLUMN].astype("string").str.strip()
-    return np.asarray(code.notna() & (code != ""), dtype=bool)
+    return np.asarray(coded(frame[CODE_COLUMN]).codes >= 0, dtype=bool)
 
 
 def _listing(values: list[object], limit: int = 10) -> str:

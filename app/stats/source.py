@@ -12,6 +12,7 @@ import pandas as pd
 
 from app.errors import InvalidInput, MissingColumns
 from app.stats import sides
+from app.stats.values import coded
 
 GEOGRAPHY_COLUMN = "qpv_geography"
 # Provenance a tagged file may carry; whichever is present is reported, the rest is unknown.
@@ -42,8 +43,12 @@ def sniff(head: bytes) -> tuple[str, str, list[str]]:
 
 def read_table(source: Path | bytes, needed: Iterable[str]) -> pd.DataFrame:
     """The needed columns (plus the tagging and provenance ones present) as strings."""
-    raw = source.read_bytes() if isinstance(source, Path) else source
-    encoding, delimiter, header = sniff(raw[:65536])
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            head = f.read(65536)
+    else:
+        head = source[:65536]
+    encoding, delimiter, header = sniff(head)
     missing = [c for c in dict.fromkeys(needed) if c not in header]
     if missing:
         raise MissingColumns(
@@ -52,14 +57,13 @@ def read_table(source: Path | bytes, needed: Iterable[str]) -> pd.DataFrame:
             columns=missing,
         )
     wanted = set(needed) | set(TAG_COLUMNS)
-    usecols = [c for c in header if c in wanted]
     try:
         return pd.read_csv(
-            io.BytesIO(raw),
+            source if isinstance(source, Path) else io.BytesIO(source),
             sep=delimiter,
             encoding=encoding,
-            usecols=usecols,
-            dtype="string",
+            usecols=lambda name: name.strip() in wanted,
+            dtype="category",  # a handful of distinct values per column: codes, not strings
             keep_default_na=False,
             na_values=[""],
             skipinitialspace=True,
@@ -73,8 +77,7 @@ def provenance(frame: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column in (GEOGRAPHY_COLUMN, *PROVENANCE_COLUMNS):
         if column in frame:
-            values = frame[column].dropna().astype(str).unique().tolist()
-            out[column] = sorted(values)[:10]
+            out[column] = coded(frame[column]).values[:10]
         else:
             out[column] = None
     return out
