@@ -119,8 +119,8 @@ def loaded_postgis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def qpv_index(loaded_sqlite_url: str) -> QpvIndex:
     """The in-memory index of both geographies, as the service loads it."""
+    from app.db.loader import load_index
     from app.db.session import make_engine
-    from app.spatial.loader import load_index
 
     return load_index(make_engine(loaded_sqlite_url))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
+from app.db.records import DatasetRecord, QpvRow
 from app.errors import ImportRefused
 from app.hashing import file_sha256
 from app.spatial.geography import CODE_PATTERNS, Geography, departement_of_code
@@ -25,31 +25,6 @@ COMMUNE_FIELDS = ("commune_qp", "lib_com", "communes", "nom_com")
 INSEE_FIELDS = ("insee_com", "code_insee", "code_com", "insee")
 SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 READABLE = (".geojson", ".json", ".shp", ".gpkg")
-
-
-@dataclass(frozen=True, slots=True)
-class QpvRow:
-    """One quartier as read and repaired, ready to store."""
-
-    code: str
-    name: str
-    departement: str
-    territory: str
-    communes: str
-    insee_codes: str
-    geom: shapely.MultiPolygon
-
-
-@dataclass(frozen=True, slots=True)
-class QpvFile:
-    """The content of one official file: its geography, rows and provenance."""
-
-    geography: Geography
-    rows: list[QpvRow]
-    sha256: str
-    source_name: str
-    source_crs: str
-    repaired_count: int
 
 
 def qpv_file_sha256(path: Path) -> str:
@@ -141,7 +116,7 @@ def read_qpv_file(
     geography: Geography | None = None,
     member: str | None = None,
     crs: str | None = None,
-) -> QpvFile:
+) -> DatasetRecord:
     """Read, reproject to WGS84, repair and check one QPV file; ImportRefused if it is unusable."""
     if not path.is_file():
         raise ImportRefused(f"{path} does not exist or is not a file")
@@ -191,7 +166,7 @@ def read_qpv_file(
                 geom=multipolygons[i],
             )
         )
-    return QpvFile(
+    return DatasetRecord(
         geography=found,
         rows=rows,
         sha256=qpv_file_sha256(path),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
 import numpy as np
@@ -18,6 +18,7 @@ from app.folding import fold
 from app.spatial.communes import CommuneIndex
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.grid import CellGrid
+from app.spatial.records import DatasetInfo, QpvInfo, QpvSource
 from app.spatial.territories import (
     TERRITORIES,
     TERRITORY_BY_KEY,
@@ -39,44 +40,6 @@ class PointStatus(StrEnum):
     IN = "in"
     OUT = "out"
     NEAR_BOUNDARY = "near_boundary"
-
-
-@dataclass(frozen=True, slots=True)
-class QpvInfo:
-    """Descriptive attributes of one quartier."""
-
-    code: str
-    name: str
-    departement: str
-    territory: str
-    communes: tuple[str, ...]
-    insee_codes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetInfo:
-    """Provenance of the dataset an answer was computed from."""
-
-    id: int
-    geography: Geography
-    source_name: str
-    sha256: str
-    feature_count: int
-    repaired_count: int
-    imported_at: datetime
-
-    @property
-    def version(self) -> str:
-        """A short, stable version label: the first 12 hex digits of the content hash."""
-        return self.sha256[:12]
-
-
-@dataclass(frozen=True, slots=True)
-class QpvSource:
-    """One quartier as handed to the index builder."""
-
-    info: QpvInfo
-    geom: shapely.Geometry  # WGS84, valid, polygonal
 
 
 @dataclass(frozen=True, slots=True)
