@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from pyproj import Geod
 
 from app.codes import departement_of_citycode, is_insee_code, is_postcode
-from app.errors import InvalidInput, UpstreamError
+from app.errors import InvalidInput, UnknownDepartement, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -295,6 +295,6 @@ def _territory(candidate: Candidate | None, query: AddressQuery) -> Territory | 
     if query.citycode:
         try:
             return territory_of_departement(departement_of_citycode(query.citycode))
-        except ValueError:
+        except UnknownDepartement:
             return None
     return None

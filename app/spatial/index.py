@@ -13,7 +13,7 @@ import shapely
 from numpy.typing import NDArray
 
 from app.codes import commune_code
-from app.errors import GeographyNotLoaded, InvalidInput
+from app.errors import CorruptGrid, GeographyNotLoaded, InvalidInput
 from app.folding import fold
 from app.spatial.communes import CommuneIndex
 from app.spatial.geography import Geography, geography_in_force
@@ -312,7 +312,7 @@ def _cached_grid(
         return None
     try:
         grid = CellGrid.from_bytes(geoms, payload)
-    except (ValueError, KeyError, OSError):
+    except (CorruptGrid, ValueError, KeyError, OSError):  # ValueError: numpy's own
         return None
     # A vertex and an inner point of each polygon: cheap, and any drift in order or geometry
     # between the cache and the polygons shows up here.
