@@ -66,7 +66,20 @@ def postgis_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgis"])
+# The PostgreSQL half of every two-backend test carries the marker, so that
+# `pytest -m "not postgis"` runs the SQLite half alone.
+BACKENDS = ["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
+POSTGIS_FIXTURES = frozenset({"postgis_url", "loaded_postgis_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that asks for a PostGIS fixture by name."""
+    for item in items:
+        if POSTGIS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgis)
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each backend in turn: a migrated SQLite file, then a migrated PostGIS database."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgis_url"
