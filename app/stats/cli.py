@@ -105,8 +105,8 @@ def _gaps(args: argparse.Namespace) -> int:
 
 
 def _admissions(args: argparse.Namespace) -> int:
-    from app.db.session import make_engine
     from app.db.loader import load_index
+    from app.db.session import make_engine
     from app.stats import example
 
     settings = Settings()
