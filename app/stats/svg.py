@@ -9,7 +9,7 @@ from html import escape
 from typing import TypeGuard
 
 WIDTH, ROW_H, TOP = 1000, 22, 44
-LABEL_W, VALUE_L, VALUE_R, GAP_L, GAP_R = 300, 310, 590, 640, 980
+LABEL_W, VALUE_L, VALUE_R, GAP_L, GAP_R = 300, 310, 570, 660, 980
 QPV_COLOUR, GAP_COLOUR, HIDDEN_COLOUR = "#c0392b", "#2c3e50", "#a33"
 
 
