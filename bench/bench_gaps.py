@@ -82,26 +82,51 @@ def main() -> None:
             ("qpv gaps (json report)", [*gaps, "-o", str(RESULTS / "gaps.json")]),
             ("pandas groupby, bare counts", [sys.executable, "-c", PANDAS_BARE, str(src)]),
         ):
-            seconds, peak = measure(command)
-            print(f"run {run + 1}  {label:30} {seconds:6.2f} s  peak RSS {peak:6.0f} MB")
+            seconds, cpu, peak = measure(command)
+            print(
+                f"run {run + 1}  {label:30} {seconds:6.2f} s wall  {cpu:6.2f} s CPU  "
+                f"peak RSS {peak:6.0f} MB"
+            )
+    breakdown(src)
+
+
+def breakdown(src: Path) -> None:
+    """Where ``qpv gaps`` spends its time, in this process (imports excluded)."""
+    from app.stats import service, source
+
+    started = time.process_time()
+    ind = service.indicator_of("admis")
+    analysis = service.analysis_of(ind, "academie,sexe", 11)
+    table = source.read_table(src, analysis.required_columns())
+    read = time.process_time()
+    report = service.report_of(table, analysis)
+    analysed = time.process_time()
+    service.rendered(report, service.ReportFormat.JSON)
+    rendered = time.process_time()
+    print(
+        f"in-process CPU: read {read - started:.2f} s, analysis {analysed - read:.2f} s, "
+        f"JSON {rendered - analysed:.2f} s"
+    )
 
 
 # A fresh parent per measurement, so that its children's peak RSS is this child's alone.
 _PEAK = (
     "import resource, subprocess, sys; "
     "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(u.ru_maxrss, u.ru_utime + u.ru_stime)"
 )
 
 
-def measure(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+def measure(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one child process."""
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _PEAK, *command], check=True, capture_output=True, text=True
     )
     seconds = time.perf_counter() - start
-    return seconds, int(done.stdout.strip().splitlines()[-1]) / 1024
+    peak, cpu = done.stdout.strip().splitlines()[-1].split()
+    return seconds, float(cpu), int(peak) / 1024
 
 
 if __name__ == "__main__":
