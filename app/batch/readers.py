@@ -152,6 +152,8 @@ def records(data: bytes, final: bool) -> tuple[NDArray[np.int64], NDArray[np.int
     ends = newlines
     if final and len(data) and (not len(newlines) or newlines[-1] != len(data) - 1):
         ends = np.append(newlines, len(data))
+    if not len(ends):
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     starts = np.concatenate(([0], newlines[: len(ends) - 1] + 1)).astype(np.int64)
     ends = ends.astype(np.int64)
     if len(ends):
@@ -418,3 +420,28 @@ def blocks(src: IO[bytes], source: Source) -> Iterator[Block]:
         yield from xlsx_blocks(src, source)
     else:
         yield from csv_blocks(src, source)
+
+
+def count_rows(src: IO[bytes], options: TagOptions) -> int:
+    """Data rows of an input (for progress bars and row limits); leaves ``src`` rewound."""
+    source, _ = resolve(src, options)
+    try:
+        if source.format is OutputFormat.XLSX:
+            book, sheet = _open_sheet(src)
+            try:
+                return max(int(sheet.max_row or 1) - 1, 0)
+            finally:
+                book.close()
+        rows = -1  # the header
+        pending = b""
+        while True:
+            more = src.read(BLOCK_BYTES)
+            data = pending + more
+            starts, ends = records(data, final=not more)
+            rows += len(starts)
+            if not more:
+                return max(rows, 0)
+            cut = int(ends[-1]) + _eol_length(data, int(ends[-1])) if len(starts) else 0
+            pending = data[cut:]
+    finally:
+        src.seek(0)
