@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, datasets, health, points, quartiers
+from app.api.routes import addresses, batch, datasets, health, points, quartiers
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
 from app.settings import Settings
@@ -56,6 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.geocoders = {}
     problems.install(app)
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
-    for router in (points.router, addresses.router, quartiers.router, datasets.router):
+    for router in (
+        points.router,
+        addresses.router,
+        batch.router,
+        quartiers.router,
+        datasets.router,
+    ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     return app

@@ -132,7 +132,7 @@ def _near(
         if part is None or sub.size == 0:
             continue
         if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
-            sub = sub[part.maybe_near(lon[sub], lat[sub])]
+            sub = sub[part.maybe_near(lon[sub], lat[sub], tolerance_m)]
             if sub.size == 0:
                 continue
         x, y = territory_def.to_metric().transform(lon[sub], lat[sub])
