@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from app import logs
 from app.api import problems
 from app.api.routes import addresses, batch, datasets, health, points, quartiers
+from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
 from app.settings import Settings
-from app.spatial.loader import load_index
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,12 @@ def coordinate_rows(index: QpvIndex, n: int, seed: int = 1) -> tuple[np.ndarray,
     centres = shapely.get_coordinates(shapely.centroid(geo.geoms))
     near = n // 2
     picks = centres[rng.integers(0, len(centres), near)]
-    lon = np.concatenate([picks[:, 0] + rng.normal(0, 0.02, near), rng.uniform(-4.5, 7.5, n - near)])
-    lat = np.concatenate([picks[:, 1] + rng.normal(0, 0.014, near), rng.uniform(43.3, 50.5, n - near)])
+    lon = np.concatenate(
+        [picks[:, 0] + rng.normal(0, 0.02, near), rng.uniform(-4.5, 7.5, n - near)]
+    )
+    lat = np.concatenate(
+        [picks[:, 1] + rng.normal(0, 0.014, near), rng.uniform(43.3, 50.5, n - near)]
+    )
     order = rng.permutation(n)
     return lon[order], lat[order]
 
@@ -45,9 +49,9 @@ def write_coordinates_csv(path: Path, lon: np.ndarray, lat: np.ndarray) -> None:
 
 def main() -> None:
     """Write the 1 M-row coordinates file (``python -m bench.batch_data OUT``)."""
+    from app.db.loader import load_index
     from app.db.session import make_engine
     from app.settings import Settings
-    from app.spatial.loader import load_index
 
     parser = argparse.ArgumentParser()
     parser.add_argument("output", type=Path)
