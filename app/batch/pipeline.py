@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +42,7 @@ from app.spatial.index import QpvIndex
 from app.spatial.tagging import GEOGRAPHIES, tag_ids
 from app.spatial.territories import TERRITORY_BY_KEY
 
+T = TypeVar("T")
 Progress = Callable[[int], None]  # called with the number of rows just finished
 _L93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
 
@@ -151,7 +153,7 @@ class Tagger:
         progress: Progress | None = None,
     ) -> TagSummary:
         """Tag ``src`` (csv or xlsx) into ``dst`` in the options' output format."""
-        return asyncio.run(self.atag_file(src, dst, options, progress))
+        return run_sync(self.atag_file(src, dst, options, progress))
 
     async def atag_file(
         self,
@@ -219,11 +221,14 @@ class Tagger:
         self, header: list[str], rows: list[list[Any]], options: TagOptions
     ) -> Results:
         """Answers for rows already in memory (typed values), e.g. a JSON batch."""
+        return await self.tag_block(header, XlsxBlock(rows, len(header)), options)
+
+    async def tag_block(self, header: list[str], block: Block, options: TagOptions) -> Results:
+        """Answers for one block of rows under ``header`` (no writer)."""
         options.check()
         plan = plan_columns(header, options)
         run = _Run(options, plan, self._geocoder(options), None)
         self._check_geographies(options)
-        block = XlsxBlock(rows, len(header))
         results, pending, _ = await asyncio.to_thread(self._step, run, block)
         if pending is not None:
             assert run.geocoder is not None
@@ -434,3 +439,13 @@ def media_type(fmt: OutputFormat, encoding: str | None) -> str:
         OutputFormat.PARQUET: "application/vnd.apache.parquet",
         OutputFormat.GEOJSON: "application/geo+json",
     }[fmt]
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from synchronous code, also under a running loop (a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
