@@ -66,4 +66,4 @@ class MissingColumns(InvalidInput):
 
 
 class TooLarge(QpvError):
-    """An input is past a size or row limit."""
+    """An input (a batch, an upload) is past a size or row limit."""

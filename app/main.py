@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, datasets, gaps, health, points, quartiers
+from app.api.routes import addresses, batch, datasets, gaps, health, points, quartiers
 from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         points.router,
         addresses.router,
+        batch.router,
         quartiers.router,
         datasets.router,
         gaps.router,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
+from app.batch import Tagger
 from app.errors import NotReady
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -37,6 +38,14 @@ async def _index(request: Request) -> QpvIndex:
 async def _resolver(request: Request) -> AddressResolver:
     index = await _index(request)
     return AddressResolver(index, request.app.state.geocoders, request.app.state.settings)
+
+
+async def _tagger(request: Request) -> Tagger:
+    index = await _index(request)
+    settings = request.app.state.settings
+    geocoders = request.app.state.geocoders
+    resolver = AddressResolver(index, geocoders, settings) if geocoders else None
+    return Tagger(index, resolver, settings)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -88,4 +97,5 @@ IndexDep = Annotated[QpvIndex, Depends(_index)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
+TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
