@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from app.errors import InvalidInput
 from app.settings import Settings
-from app.stats import service, source
+from app.spatial.geography import Geography
+from app.stats import service
 from app.stats.service import ReportFormat
 
 
@@ -39,6 +41,14 @@ def register(groups: Any) -> None:
     )
     gaps.add_argument("--confidence", type=float, default=0.95)
     gaps.add_argument("--seed", type=int, default=0, help="bootstrap seed (ratio)")
+    raw = gaps.add_argument_group(
+        "tagging a raw file first (the options of qpv tag; ignored when INPUT is tagged)"
+    )
+    raw.add_argument("--columns", action="append", default=[], help="address column (repeatable)")
+    for name in ("postcode", "citycode", "lat", "lon", "x", "y", "provider"):
+        raw.add_argument(f"--{name}", default=None)
+    raw.add_argument("--geography", choices=[g.value for g in Geography], default=None)
+    raw.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
     gaps.add_argument(
         "--format", choices=[f.value for f in ReportFormat], help="default: from -o, else json"
     )
@@ -88,8 +98,8 @@ def _gaps(args: argparse.Namespace) -> int:
     )
     if not args.input.is_file():
         raise InvalidInput(f"{args.input}: no such file")
-    table = source.read_table(args.input, analysis.required_columns())
-    report = service.report_of(table, analysis)
+    table, tagging = service.load_input(args.input, analysis, _tag(args, settings))
+    report = service.report_of(table, analysis, tagging)
     body = service.rendered(report, _format(args))
     if args.output:
         args.output.write_bytes(body)
@@ -102,6 +112,33 @@ def _gaps(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(body)
     return 0
+
+
+def _tag(args: argparse.Namespace, settings: Settings) -> service.Tag | None:
+    """Tagging of a raw INPUT with the batch pipeline, when batch options are given."""
+    from app.batch import TagOptions
+
+    options = TagOptions(
+        columns=tuple(args.columns),
+        postcode=args.postcode,
+        citycode=args.citycode,
+        lat=args.lat,
+        lon=args.lon,
+        x=args.x,
+        y=args.y,
+        geography=Geography(args.geography) if args.geography else None,
+        as_of=args.as_of,
+        provider=args.provider,
+    )
+    if not (options.columns or options.postcode or options.citycode or options.has_coordinates):
+        return None
+
+    def tag(src: Path, dst: Path) -> dict[str, Any]:
+        from app.tag_cli import build_tagger
+
+        return service.batch_tag(build_tagger(settings), options.check())(src, dst)
+
+    return tag
 
 
 def _admissions(args: argparse.Namespace) -> int:

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pandas as pd
 
-from app.errors import InvalidInput
+from app.batch import OutputFormat, Tagger, TagOptions
+from app.errors import InvalidInput, MissingColumns
 from app.stats import html, render, source
 from app.stats.gaps import GapReport, analyse
 from app.stats.indicators import Analysis, BinaryRate, CategoricalShares, Indicator, RatioOfSums
+from app.stats.sides import STATUS_COLUMN
+
+# Tags a raw file (src) into a tagged CSV (dst); returns the provenance of the tagging.
+Tag = Callable[[Path, Path], dict[str, Any]]
 
 _NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d*)?)\s*(%?)\s*$")
 
@@ -104,7 +112,14 @@ def report_of(
 ) -> GapReport:
     """Analyse a tagged table; provenance from its columns, completed by ``extra``."""
     provenance = source.provenance(table)
-    provenance.update({k: v for k, v in (extra or {}).items() if v is not None})
+    extra = dict(extra or {})
+    # Versions of the datasets a tagging done here used, for the geographies the rows show.
+    used = provenance.get(source.GEOGRAPHY_COLUMN) or []
+    for key, column in (("datasets", "qpv_dataset_version"), ("dataset_names", "qpv_dataset")):
+        known = extra.pop(key, {})
+        if known and not provenance.get(column):
+            provenance[column] = [f"{g} : {known[g]}" for g in used if g in known] or None
+    provenance.update({k: v for k, v in extra.items() if v is not None})
     provenance.setdefault("generated_on", date.today().isoformat())
     return analyse(table, analysis, provenance)
 
@@ -116,3 +131,44 @@ def rendered(report: GapReport, fmt: ReportFormat) -> bytes:
     if fmt is ReportFormat.CSV:
         return render.to_csv(report).encode()
     return html.render(report).encode()
+
+
+def is_tagged(path: Path) -> bool:
+    """Whether a CSV file already carries the tagging columns."""
+    with path.open("rb") as f:
+        return STATUS_COLUMN in source.sniff(f.read(65536))[2]
+
+
+def load_input(
+    path: Path, analysis: Analysis, tag: Tag | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The tagged table and what is known of its tagging; a raw file is tagged first."""
+    if is_tagged(path):
+        return source.read_table(path, analysis.required_columns()), {}
+    if tag is None:
+        raise MissingColumns(
+            f"column {STATUS_COLUMN!r} not in the input: give a tagged file (the batch output), "
+            "or the batch options (columns/postcode/citycode, or lat/lon or x/y) to tag it first",
+            columns=[STATUS_COLUMN],
+        )
+    with tempfile.TemporaryDirectory(prefix="qpv-gaps-") as folder:
+        tagged = Path(folder) / "tagged.csv"
+        provenance = tag(path, tagged)
+        return source.read_table(tagged, analysis.required_columns()), provenance
+
+
+def batch_tag(tagger: Tagger, options: TagOptions) -> Tag:
+    """Tag raw files with the batch pipeline, as ``qpv tag`` / ``POST /v1/batch/csv`` would."""
+
+    def tag(src: Path, dst: Path) -> dict[str, Any]:
+        resolved = options.with_(output_format=OutputFormat.CSV)
+        tagger.tag_file(src, dst, resolved)
+        geographies = tagger.index.geographies
+        return {
+            "datasets": {str(g): geo.dataset.version for g, geo in geographies.items()},
+            "dataset_names": {str(g): geo.dataset.source_name for g, geo in geographies.items()},
+            "qpv_tagged_at": [date.today().isoformat()],
+            "qpv_as_of": [options.as_of.isoformat()] if options.as_of else None,
+        }
+
+    return tag
