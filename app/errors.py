@@ -30,6 +30,12 @@ class NotFound(QpvError):
     status, title, slug = 404, "Not found", "not-found"
 
 
+class NotFinished(QpvError):
+    """The resource exists but is not ready yet (a job still running)."""
+
+    status, title, slug = 409, "Not finished", "not-finished"
+
+
 class NoGeographyInForce(QpvError):
     """No QPV geography was in force at the requested date and place."""
 

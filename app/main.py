@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, datasets, health, points, quartiers
+from app.api.routes import addresses, datasets, health, jobs, points, quartiers
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
+from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.loader import load_index
 
@@ -38,9 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             or "no geography",
         )
         app.state.geocoders = build_geocoders(settings, engine)
+        app.state.jobs = Jobs.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.jobs.aclose()
             for geocoder in app.state.geocoders.values():
                 await geocoder.aclose()
             engine.dispose()
@@ -58,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
     for router in (points.router, addresses.router, quartiers.router, datasets.router):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
+    app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
     return app

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
 from app.errors import NotReady
+from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
@@ -32,6 +33,11 @@ async def _index(request: Request) -> QpvIndex:
     if index is None:
         raise NotReady("the QPV index is not loaded yet")
     return index
+
+
+async def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
 
 
 async def _resolver(request: Request) -> AddressResolver:
@@ -89,3 +95,4 @@ SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]

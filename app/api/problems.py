@@ -48,6 +48,13 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+JOB_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PROBLEM_RESPONSES,
+    409: {**PROBLEM_RESPONSES[404], "description": "The job has not finished"},
+    413: {**PROBLEM_RESPONSES[404], "description": "The upload is too large"},
+}
+
+
 def problem(
     status: int,
     title: str,
