@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from app.errors import InvalidInput
-from app.spatial.geography import Geography
+from app.spatial.geography import Geography, geography_in_force
+from app.spatial.territories import TERRITORY_BY_KEY
 
 # Appended to every input row, in this order (``result_columns`` picks a subset).
 QPV_COLUMNS = (
@@ -62,7 +64,30 @@ class TagOptions:
 
     def check(self) -> TagOptions:
         """Refuse contradictory or malformed options; InvalidInput names the parameter."""
-        raise NotImplementedError
+        if self.geography is not None and self.as_of is not None:
+            raise invalid("as_of", "give either geography or as_of, not both")
+        for a, b in (("lat", "lon"), ("lon", "lat"), ("x", "y"), ("y", "x")):
+            if getattr(self, a) and not getattr(self, b):
+                raise invalid(b, f"{a}= names a column, so {b}= must name one too")
+        if self.lat and self.x:
+            raise invalid("x", "give lat/lon or x/y, not both")
+        if not (self.columns or self.postcode or self.citycode or self.has_coordinates):
+            raise invalid(
+                "columns",
+                "name the address columns (columns=, postcode=, citycode=) or the coordinate "
+                "columns (lat= and lon=, or x= and y=)",
+            )
+        unknown = sorted(set(self.result_columns or ()) - set(RESULT_COLUMNS))
+        if unknown:
+            raise invalid(
+                "result_columns",
+                f"unknown result column {unknown[0]!r}; choose among {', '.join(RESULT_COLUMNS)}",
+            )
+        if self.delimiter is not None and self.delimiter not in DELIMITERS:
+            raise invalid("delimiter", "must be one of ; , | or a tab")
+        if self.as_of is not None:
+            geography_in_force(self.as_of, TERRITORY_BY_KEY["hexagone"])
+        return self
 
     @property
     def needs_geocoding(self) -> bool:
@@ -79,9 +104,9 @@ class TagOptions:
         """The result columns appended to every row, in order."""
         return self.result_columns if self.result_columns is not None else RESULT_COLUMNS
 
-    def with_(self, **changes: object) -> TagOptions:
+    def with_(self, **changes: Any) -> TagOptions:
         """A copy with some fields changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
 
 def invalid(parameter: str, detail: str) -> InvalidInput:

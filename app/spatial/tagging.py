@@ -16,7 +16,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from app.spatial.geography import Geography, geography_in_force
-from app.spatial.index import NEAR_MAX_M, QpvIndex
+from app.spatial.index import NEAR_MAX_M, GeographyIndex, QpvIndex
 from app.spatial.territories import TERRITORIES
 
 INVALID = "invalid"  # status of a point whose coordinates are not a WGS84 position
@@ -46,6 +46,17 @@ def territory_index(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArr
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class TaggedIds:
+    """Per-point answers as small integers (no Python objects), for batches."""
+
+    qpv: NDArray[np.int32]  # id in ``index.get(GEOGRAPHIES[geography[i]])``, -1 outside
+    status: NDArray[np.int8]  # position in STATUSES
+    geography: NDArray[np.int8]  # position in GEOGRAPHIES
+    territory: NDArray[np.int8]  # position in TERRITORIES, -1 outside every territory
+    distance_m: NDArray[np.float64] | None  # to the nearest boundary, when asked; else None
+
+
 def tag_points(
     index: QpvIndex,
     lon: ArrayLike,
@@ -56,6 +67,30 @@ def tag_points(
     distances: bool = False,
 ) -> Tagged:
     """QPV code and status of every point, in the geography named or in force there."""
+    ids = tag_ids(index, lon, lat, geography, as_of, tolerance_m, distances)
+    code = np.full(len(ids.qpv), None, dtype=object)
+    for g in np.unique(ids.geography).tolist():
+        rows = np.flatnonzero((ids.geography == g) & (ids.qpv >= 0))
+        code[rows] = index.get(GEOGRAPHIES[g]).codes[ids.qpv[rows]]
+    return Tagged(
+        code,
+        STATUSES[ids.status],
+        np.array([str(g) for g in GEOGRAPHIES], dtype=object)[ids.geography],
+        _TERRITORY_NAMES[ids.territory],
+        ids.distance_m,
+    )
+
+
+def tag_ids(
+    index: QpvIndex,
+    lon: ArrayLike,
+    lat: ArrayLike,
+    geography: Geography | None = None,
+    as_of: date | None = None,
+    tolerance_m: float | None = None,
+    distances: bool = False,
+) -> TaggedIds:
+    """``tag_points`` in integer ids: what batches keep until they write a row."""
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
     if lon.shape != lat.shape or lon.ndim != 1:
@@ -64,7 +99,7 @@ def tag_points(
     valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
     territory = territory_index(lon, lat)
     chosen = _geographies(index, territory, geography, as_of)
-    code = np.full(n, None, dtype=object)
+    qpv = np.full(n, -1, dtype=np.int32)
     status = np.where(valid, _OUT, _INVALID).astype(np.int8)
     distance = np.full(n, np.nan) if distances else None
     near = np.zeros(n, dtype=bool)
@@ -72,42 +107,46 @@ def tag_points(
         geo = index.get(GEOGRAPHIES[g])
         rows = np.flatnonzero(valid & (chosen == g))
         ids = geo.tag(lon[rows], lat[rows])
-        hit = ids >= 0
-        code[rows[hit]] = geo.codes[ids[hit]]
-        status[rows[hit]] = _IN
-        if tolerance_m is None and not distances:
-            continue
-        for t, territory_def in enumerate(TERRITORIES):
-            part = geo.parts.get(territory_def.key)
-            sub = rows[territory[rows] == t]
-            if part is None or sub.size == 0:
-                continue
-            if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
-                sub = sub[part.maybe_near(lon[sub], lat[sub])]
-                if sub.size == 0:
-                    continue
-            x, y = territory_def.to_metric().transform(lon[sub], lat[sub])
-            points = shapely.points(x, y)
-            if distance is not None:
-                _, d = part.segment_tree().query_nearest(
-                    points, return_distance=True, all_matches=False
-                )
-                distance[sub] = d
-                if tolerance_m is not None:
-                    near[sub[d <= tolerance_m]] = True
-            elif tolerance_m is not None:
-                close, _ = part.segment_tree().query(
-                    points, predicate="dwithin", distance=tolerance_m
-                )
-                near[sub[close]] = True
+        qpv[rows] = ids
+        status[rows[ids >= 0]] = _IN
+        if tolerance_m is not None or distances:
+            _near(geo, rows, lon, lat, territory, tolerance_m, distance, near)
     status[near & valid] = _NEAR
-    return Tagged(
-        code,
-        STATUSES[status],
-        np.array([str(g) for g in GEOGRAPHIES], dtype=object)[chosen],
-        _TERRITORY_NAMES[territory],
-        distance,
-    )
+    return TaggedIds(qpv, status, chosen, territory, distance)
+
+
+def _near(
+    geo: GeographyIndex,
+    rows: NDArray[np.intp],
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    territory: NDArray[np.int8],
+    tolerance_m: float | None,
+    distance: NDArray[np.float64] | None,
+    near: NDArray[np.bool_],
+) -> None:
+    """Fill ``distance`` (when given) and ``near`` for ``rows``, territory by territory."""
+    for t, territory_def in enumerate(TERRITORIES):
+        part = geo.parts.get(territory_def.key)
+        sub = rows[territory[rows] == t]
+        if part is None or sub.size == 0:
+            continue
+        if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
+            sub = sub[part.maybe_near(lon[sub], lat[sub])]
+            if sub.size == 0:
+                continue
+        x, y = territory_def.to_metric().transform(lon[sub], lat[sub])
+        points = shapely.points(x, y)
+        if distance is not None:
+            _, d = part.segment_tree().query_nearest(
+                points, return_distance=True, all_matches=False
+            )
+            distance[sub] = d
+            if tolerance_m is not None:
+                near[sub[d <= tolerance_m]] = True
+        elif tolerance_m is not None:
+            close, _ = part.segment_tree().query(points, predicate="dwithin", distance=tolerance_m)
+            near[sub[close]] = True
 
 
 def _geographies(
