@@ -31,11 +31,10 @@ def coordinates_csv(rows: int) -> bytes:
 
 
 def submit(client: TestClient, data: bytes, **form: str) -> str:
-    """POST a job of coordinates; returns its id."""
+    """POST a job (of coordinates unless the form says otherwise); returns its id."""
+    fields = {k: v for k, v in {"lat": "lat", "lon": "lon", **form}.items() if v}
     response = client.post(
-        "/v1/jobs",
-        files={"data": ("applicants.csv", data, "text/csv")},
-        data={"lat": "lat", "lon": "lon", **form},
+        "/v1/jobs", files={"data": ("applicants.csv", data, "text/csv")}, data=fields
     )
     assert response.status_code == 202, response.text
     job_id: str = response.json()["id"]
@@ -103,18 +102,24 @@ def _active_chunk_worker(settings: Settings) -> str | None:
 
 
 def test_a_job_survives_a_worker_killed_mid_chunk(
-    jobs_client: TestClient, workers: WorkerPool, job_settings: Settings
+    job_settings: Settings, workers: WorkerPool
 ) -> None:
-    n = 8 * job_settings.job_chunk_rows
-    workers.start(2)
-    job_id = submit(jobs_client, coordinates_csv(n), distances="true")
-    holder = wait_for(lambda: _active_chunk_worker(job_settings), what="a chunk being tagged")
-    victim = workers.by_pid(int(holder.rsplit(":", 1)[1]))
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    from app.main import create_app
 
-    wait_for(lambda: state(jobs_client, job_id) == "done", timeout=90, what="job done")
-    assert_complete_in_order(result_rows(jobs_client, job_id), n)
+    # Chunks long enough (distances on) that the kill lands while one is being tagged.
+    settings = job_settings.model_copy(update={"job_chunk_rows": 25_000})
+    n = 8 * settings.job_chunk_rows
+    workers.settings = settings
+    workers.start(2)
+    with TestClient(create_app(settings)) as client:
+        job_id = submit(client, coordinates_csv(n), distances="true")
+        holder = wait_for(lambda: _active_chunk_worker(settings), what="a chunk being tagged")
+        victim = workers.by_pid(int(holder.rsplit(":", 1)[1]))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+
+        wait_for(lambda: state(client, job_id) == "done", timeout=120, what="job done")
+        assert_complete_in_order(result_rows(client, job_id), n)
     assert "Sweeping job" in workers.output()  # the dead worker's chunk was handed over
 
 
@@ -161,24 +166,33 @@ def test_an_expired_job_is_gone_and_its_files_deleted(
 
 
 def test_no_uploaded_address_appears_in_any_log(
-    jobs_client: TestClient,
-    workers: WorkerPool,
     job_settings: Settings,
+    workers: WorkerPool,
+    geocoded_sqlite_url: str,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    from app.main import create_app
+
+    settings = job_settings.model_copy(
+        update={"database_url": geocoded_sqlite_url, "geocoders": ["local"]}
+    )
     secrets = ["Zéphyrine Quibblesworth", "77 impasse Xylophagie-Ornithorynque", "Qwzx"]
-    rows = ["id;nom;adresse;lat;lon"]
-    rows += [f"{i};{secrets[0]};{secrets[1]};{GOUTTE_DOR[0]};{GOUTTE_DOR[1]}" for i in range(5)]
-    rows += [f"5;{secrets[2]};{secrets[1]};not a number;{secrets[2]}"]  # an invalid row too
+    rows = ["id;nom;adresse;cp"]
+    rows += [f"{i};{secrets[0]};{secrets[1]};93140" for i in range(5)]
+    rows += ["5;Jean Dupont;4 rue Eric Tabarly;93140", f"6;{secrets[2]};{secrets[2]};7501"]
+    workers.settings = settings
     workers.start(1)
-    job_id = submit(jobs_client, "\n".join(rows).encode())
-    wait_for(lambda: state(jobs_client, job_id) in ("done", "failed"), what="job finished")
-    broken = submit(jobs_client, b"\xff\xfe" + os.urandom(64) + secrets[1].encode())
-    wait_for(lambda: state(jobs_client, broken) in ("done", "failed"), what="job finished")
-    jobs_client.get(f"/v1/jobs/{job_id}/result")
+    with TestClient(create_app(settings)) as client:
+        form = {"columns": "adresse", "postcode": "cp"}
+        job_id = submit(client, "\n".join(rows).encode(), lat="", lon="", **form)
+        wait_for(lambda: state(client, job_id) == "done", what="job done")
+        tagged = result_rows(client, job_id)
+        assert [r["qpv_status"] for r in tagged[5:]] == ["in", "invalid"]
+        broken = submit(client, b"\xff\xfe" + os.urandom(64) + secrets[1].encode(), **form)
+        wait_for(lambda: state(client, broken) in ("done", "failed"), what="job finished")
 
     logged = workers.output() + caplog.text + "".join(capfd.readouterr())
     assert "worker ready" in logged  # the logs were captured
-    for secret in secrets:
+    for secret in [*secrets, "Tabarly"]:
         assert secret not in logged
