@@ -178,6 +178,24 @@ def right_answers(url: str, result: Path, lon: np.ndarray, lat: np.ndarray) -> d
     }
 
 
+def in_process(url: str, src: Path, dst: Path) -> dict[str, Any]:
+    """The same file through ``Tagger.tag_file`` in this process: what the job adds to it."""
+    from app.batch import TagOptions
+    from app.settings import Settings
+    from app.tag_cli import build_tagger
+
+    tagger = build_tagger(Settings(database_url=url, geocoders=["local"]))
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    summary = tagger.tag_file(src, dst, TagOptions(columns=("adresse",)))
+    cpu = time.process_time() - cpu0
+    return {
+        "rows": summary.rows,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "cpu_s": round(cpu, 2),
+        "rows_per_cpu_s": round(summary.rows / cpu),
+    }
+
+
 def main() -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -211,6 +229,7 @@ def main() -> int:
                 for key in client.scan_iter(match=pattern):
                     client.delete(key)
         figures |= right_answers(url, folder / "result.csv", lon, lat)
+        figures["in_process_tag_file"] = in_process(url, src, folder / "in_process.csv")
     rate = args.rows / figures["seconds"]
     figures |= {
         "rows": args.rows,

@@ -26,17 +26,13 @@ from typing import TypeVar
 from saq import Worker
 from saq.types import Context, PartialTimersDict
 
-from app.addresses import AddressResolver
 from app.batch import Tagger, TagOptions, join_outputs, split_input
 from app.batch.pipeline import Progress
-from app.db.session import make_engine
 from app.errors import QpvError
-from app.geocoding.base import Geocoder
-from app.geocoding.providers import build_geocoders
 from app.jobs.records import JobRecord, JobState, dump_options
 from app.jobs.service import Jobs
 from app.settings import Settings
-from app.spatial.loader import load_index
+from app.tag_cli import build_tagger
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,7 +52,6 @@ class Runtime:
 
     jobs: Jobs
     tagger: Tagger
-    geocoders: dict[str, Geocoder]
     # One thread: a worker tags one chunk at a time (CPU bound); other workers run in
     # other processes or on other machines.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
@@ -80,16 +75,17 @@ class Runtime:
 
         future = asyncio.get_running_loop().run_in_executor(self.executor, work, progress)
         tick = max(self.settings.job_lease_s / 3, 0.2)
-        while True:
-            finished, _ = await asyncio.wait({future}, timeout=tick)
-            if finished:
-                break
-            await ctx["job"].update()  # the heartbeat: a job not touched for a lease is swept
-            if chunk is not None:
-                await self.jobs.store.set_progress(job_id, chunk, done[0])
-            state = await self.jobs.store.state(job_id)
-            if state is None or state.finished:
-                cancelled.set()
+        try:
+            while not (await asyncio.wait({future}, timeout=tick))[0]:
+                await ctx["job"].update()  # the heartbeat: a job not touched for a lease is swept
+                if chunk is not None:
+                    await self.jobs.store.set_progress(job_id, chunk, done[0])
+                state = await self.jobs.store.state(job_id)
+                if state is None or state.finished:
+                    cancelled.set()
+        except asyncio.CancelledError:
+            cancelled.set()  # the worker stops: SAQ queues the step again, the thread quits
+            raise
         if cancelled.is_set():
             raise JobCancelled
         return future.result()
@@ -246,11 +242,7 @@ def functions(runtime: Runtime) -> list[tuple[str, Callable[..., Awaitable[None]
 
 def build_runtime(settings: Settings) -> Runtime:
     """Load the index and geocoders from the database named by the settings."""
-    engine = make_engine(settings.database_url)
-    index = load_index(engine)
-    geocoders = build_geocoders(settings, engine)
-    resolver = AddressResolver(index, geocoders, settings) if geocoders else None
-    return Runtime(Jobs.from_settings(settings), Tagger(index, resolver, settings), geocoders)
+    return Runtime(Jobs.from_settings(settings), build_tagger(settings))
 
 
 async def _sweep_forever(runtime: Runtime) -> None:
@@ -288,7 +280,9 @@ async def serve(settings: Settings) -> None:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        for geocoder in runtime.geocoders.values():
+        for geocoder in (
+            runtime.tagger.resolver.geocoders.values() if runtime.tagger.resolver else ()
+        ):
             await geocoder.aclose()
         await runtime.jobs.aclose()
         runtime.executor.shutdown(wait=False, cancel_futures=True)

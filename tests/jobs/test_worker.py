@@ -140,6 +140,18 @@ def test_delete_cancels_a_running_job_and_removes_its_files(
     assert jobs_client.get(f"/v1/jobs/{job_id}/result").status_code == 404
 
 
+def test_a_job_naming_a_missing_column_fails_with_the_reason_and_leaves_no_file(
+    jobs_client: TestClient, workers: WorkerPool, job_settings: Settings
+) -> None:
+    workers.start(1)
+    job_id = submit(jobs_client, coordinates_csv(10), lat="latitude")
+    wait_for(lambda: state(jobs_client, job_id) == "failed", what="job failed")
+    body = jobs_client.get(f"/v1/jobs/{job_id}").json()
+    assert "latitude" in body["error"]
+    assert not (job_settings.jobs_dir / job_id).exists()
+    assert jobs_client.get(f"/v1/jobs/{job_id}/result").status_code == 404
+
+
 @pytest.mark.parametrize("by", ["access", "sweep"])
 def test_an_expired_job_is_gone_and_its_files_deleted(
     by: str, job_settings: Settings, workers: WorkerPool, tmp_path: Path
