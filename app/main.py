@@ -10,12 +10,12 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, datasets, health, jobs, points, quartiers
+from app.api.routes import addresses, batch, datasets, health, jobs, points, quartiers
+from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
 from app.jobs.service import Jobs
 from app.settings import Settings
-from app.spatial.loader import load_index
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.geocoders = {}
     problems.install(app)
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
-    for router in (points.router, addresses.router, quartiers.router, datasets.router):
+    for router in (
+        points.router,
+        addresses.router,
+        batch.router,
+        quartiers.router,
+        datasets.router,
+    ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
     return app

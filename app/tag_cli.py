@@ -79,9 +79,9 @@ def options_from(args: argparse.Namespace) -> TagOptions:
 
 def build_tagger(settings: Settings) -> Tagger:
     """Load the index and the geocoders from the configured database."""
+    from app.db.loader import load_index
     from app.db.session import make_engine
     from app.geocoding.providers import build_geocoders
-    from app.spatial.loader import load_index
 
     engine = make_engine(settings.database_url)
     index = load_index(engine)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
+from app.batch import Tagger
 from app.errors import NotReady
 from app.jobs.service import Jobs
 from app.settings import Settings
@@ -43,6 +44,14 @@ async def _jobs(request: Request) -> Jobs:
 async def _resolver(request: Request) -> AddressResolver:
     index = await _index(request)
     return AddressResolver(index, request.app.state.geocoders, request.app.state.settings)
+
+
+async def _tagger(request: Request) -> Tagger:
+    index = await _index(request)
+    settings = request.app.state.settings
+    geocoders = request.app.state.geocoders
+    resolver = AddressResolver(index, geocoders, settings) if geocoders else None
+    return Tagger(index, resolver, settings)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -94,5 +103,6 @@ IndexDep = Annotated[QpvIndex, Depends(_index)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
+TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
 JobsDep = Annotated[Jobs, Depends(_jobs)]

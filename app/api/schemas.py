@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
 
+import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
-from app.db.models import Dataset
 from app.geocoding.base import Candidate
 from app.jobs.records import JobRecord, JobState
-from app.spatial.index import DatasetInfo, PointAnswer, QpvInfo
+from app.spatial.index import PointAnswer
+from app.spatial.records import DatasetInfo, QpvInfo
 
 
 def json_response(model: BaseModel) -> Response:
@@ -34,13 +35,18 @@ class DatasetRef(BaseModel):
     @cache  # a few immutable datasets per process
     def of(cls, info: DatasetInfo) -> DatasetRef:
         """From the core's dataset info (built once per dataset: answers share it)."""
-        return cls(
-            id=info.id,
-            geography=str(info.geography),
-            version=info.version,
-            source_name=info.source_name,
-            imported_at=info.imported_at,
-        )
+        return cls(**_provenance(info))
+
+
+def _provenance(info: DatasetInfo) -> dict[str, Any]:
+    """The one mapping of a dataset record to the fields every dataset schema shares."""
+    return {
+        "id": info.id,
+        "geography": str(info.geography),
+        "version": info.version,
+        "source_name": info.source_name,
+        "imported_at": info.imported_at,
+    }
 
 
 class Quartier(BaseModel):
@@ -133,34 +139,28 @@ class QpvFeature(BaseModel):
     properties: dict[str, Any]
 
 
-class DatasetOut(BaseModel):
+class DatasetOut(DatasetRef):
     """An imported dataset and its provenance."""
 
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    geography: str
-    source_name: str
     source_url: str | None
     sha256: str
     feature_count: int
     repaired_count: int
     source_crs: str | None
-    imported_at: datetime
     in_use: bool = Field(False, description="whether the index answers from this dataset")
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def version(self) -> str:
-        """First 12 hex digits of the source file's sha256, as in every answer."""
-        return self.sha256[:12]
-
     @classmethod
-    def of(cls, dataset: Dataset, in_use: bool) -> DatasetOut:
-        """From the stored dataset."""
-        out = cls.model_validate(dataset)
-        out.in_use = in_use
-        return out
+    def stored(cls, info: DatasetInfo, in_use: bool) -> DatasetOut:
+        """From a stored dataset's record."""
+        return cls(
+            **_provenance(info),
+            source_url=info.source_url,
+            sha256=info.sha256,
+            feature_count=info.feature_count,
+            repaired_count=info.repaired_count,
+            source_crs=info.source_crs,
+            in_use=in_use,
+        )
 
 
 class Health(BaseModel):
@@ -272,6 +272,80 @@ class AddressResult(BaseModel):
             geography=str(answer.geo.geography),
             dataset=DatasetRef.of(answer.geo.dataset),
         )
+
+
+class BatchItem(BaseModel):
+    """One item of a JSON batch: a point (lat/lon or Lambert-93 x/y) and/or an address."""
+
+    model_config = {"extra": "forbid"}
+
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    x: float | None = Field(None, description="Lambert-93 (EPSG:2154), metres")
+    y: float | None = None
+    q: str | None = Field(None, max_length=250, description="free-text address")
+    numero: str | None = Field(None, max_length=250)
+    voie: str | None = Field(None, max_length=250)
+    code_postal: str | None = Field(None, max_length=250)
+    commune: str | None = Field(None, max_length=250)
+    citycode: str | None = Field(None, max_length=250)
+
+
+class BatchQpv(BaseModel):
+    """The quartier an item falls in."""
+
+    code: str
+    name: str
+
+
+class BatchGeocoding(BaseModel):
+    """The geocoding candidate an item's answer rests on."""
+
+    label: str | None
+    score: float | None
+    type: str | None
+    lat: float | None
+    lon: float | None
+    citycode: str | None
+    postcode: str | None
+
+
+class BatchResult(BaseModel):
+    """The answer for one item, at the item's position."""
+
+    index: int
+    status: Literal[
+        "in",
+        "out",
+        "near_boundary",
+        "invalid",
+        "not_found",
+        "geocoder_error",
+        "commune_without_qpv",
+        "street_partial",
+        "ambiguous",
+    ]
+    reason: str | None
+    qpv: BatchQpv | None
+    distance_m: float | None
+    geography: str | None
+    geocoding: BatchGeocoding | None
+
+
+class BatchAnswer(BaseModel):
+    """Answers in the order of the items, and how many of each status."""
+
+    results: list[BatchResult]
+    counts: dict[str, int]
+
+
+def batch_response(answers: list[dict[str, Any]]) -> Response:
+    """A BatchAnswer body from the pipeline's plain answers (well formed: no re-validation)."""
+    counts: dict[str, int] = {}
+    for a in answers:
+        counts[a["status"]] = counts.get(a["status"], 0) + 1
+    body = orjson.dumps({"results": answers, "counts": counts})
+    return Response(body, media_type="application/json")
 
 
 class JobOut(BaseModel):

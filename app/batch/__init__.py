@@ -33,11 +33,14 @@ Contract (names kept stable for the jobs on branch ``jobs``)::
   that ``tag_file`` accepts with ``split.options`` (format, delimiter and encoding resolved
   once for the whole file); ``join_outputs`` concatenates the tagged parts, given in chunk
   order, into one file of ``split.options.output_format``.
+- ``tag_frame(df, tagger, columns=..., lat=..., lon=...)``: the same on a DataFrame
+  (a GeoDataFrame with ``geo=True``); ``app.tag_cli.build_tagger(settings)`` loads a Tagger.
 - Errors: ``app.errors.InvalidInput`` (bad options, unknown column; ``extra["parameter"]``
   names the option) and ``app.errors.TooLarge`` (past a size or row limit).
 """
 
 from app.batch.chunks import Split, join_outputs, split_input
+from app.batch.frame import tag_frame
 from app.batch.options import RESULT_COLUMNS, OutputFormat, TagOptions
 from app.batch.pipeline import Tagger, TagSummary
 
@@ -50,4 +53,5 @@ __all__ = [
     "Tagger",
     "join_outputs",
     "split_input",
+    "tag_frame",
 ]

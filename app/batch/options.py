@@ -111,4 +111,8 @@ class TagOptions:
 
 def invalid(parameter: str, detail: str) -> InvalidInput:
     """An InvalidInput naming the option at fault."""
-    return InvalidInput(f"{parameter}: {detail}", parameter=parameter)
+    return InvalidInput(
+        f"{parameter}: {detail}",
+        parameter=parameter,
+        errors=[{"parameter": parameter, "message": detail}],
+    )

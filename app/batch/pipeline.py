@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import Transformer
 
 from app.addresses import AddressResolver, validate
-from app.batch.options import TagOptions, invalid
-from app.batch.readers import Block, Source, blocks, resolve
+from app.batch.options import OutputFormat, TagOptions, invalid
+from app.batch.readers import Block, Source, XlsxBlock, blocks, resolve
 from app.batch.results import (
     GEOCODER_ERROR,
     INVALID,
@@ -41,8 +42,8 @@ from app.spatial.index import QpvIndex
 from app.spatial.tagging import GEOGRAPHIES, tag_ids
 from app.spatial.territories import TERRITORY_BY_KEY
 
+T = TypeVar("T")
 Progress = Callable[[int], None]  # called with the number of rows just finished
-_NEAR = STATUS_CODE["near_boundary"]
 _L93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
 
 
@@ -94,11 +95,10 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class _Run:
-    source: Source
     options: TagOptions
     plan: Plan
     geocoder: Geocoder | None
-    writer: Writer
+    writer: Writer | None  # None: the caller reads the results (tag_rows)
 
 
 def column_index(header: list[str], name: str, parameter: str) -> int:
@@ -141,7 +141,7 @@ class Tagger:
         self.index = index
         self.resolver = resolver
         self.settings = settings
-        self.labels = Labels(index)
+        self.labels = Labels(index, settings.boundary_tolerance_m)
 
     # ------------------------------------------------------------------ entry points
 
@@ -153,7 +153,7 @@ class Tagger:
         progress: Progress | None = None,
     ) -> TagSummary:
         """Tag ``src`` (csv or xlsx) into ``dst`` in the options' output format."""
-        return asyncio.run(self.atag_file(src, dst, options, progress))
+        return run_sync(self.atag_file(src, dst, options, progress))
 
     async def atag_file(
         self,
@@ -191,13 +191,14 @@ class Tagger:
         started = time.perf_counter()
         source, resolved = await asyncio.to_thread(self.open, src, options)
         run = _Run(
-            source,
             resolved,
             plan_columns(source.header, resolved),
             self._geocoder(resolved),
             make_writer(source, resolved, self.labels),
         )
-        yield run.writer.start()
+        writer = run.writer
+        assert writer is not None
+        yield writer.start()
         reader = blocks(src, source)
         while (block := await asyncio.to_thread(next, reader, None)) is not None:
             if max_rows is not None and summary.rows + block.n > max_rows:
@@ -212,9 +213,28 @@ class Tagger:
             if progress is not None:
                 progress(block.n)
             yield out
-        for piece in await asyncio.to_thread(lambda: list(run.writer.finish())):
+        for piece in await asyncio.to_thread(lambda: list(writer.finish())):
             yield piece
         summary.seconds = time.perf_counter() - started
+
+    async def tag_rows(
+        self, header: list[str], rows: list[list[Any]], options: TagOptions
+    ) -> Results:
+        """Answers for rows already in memory (typed values), e.g. a JSON batch."""
+        return await self.tag_block(header, XlsxBlock(rows, len(header)), options)
+
+    async def tag_block(self, header: list[str], block: Block, options: TagOptions) -> Results:
+        """Answers for one block of rows under ``header`` (no writer)."""
+        options.check()
+        plan = plan_columns(header, options)
+        run = _Run(options, plan, self._geocoder(options), None)
+        self._check_geographies(options)
+        results, pending, _ = await asyncio.to_thread(self._step, run, block)
+        if pending is not None:
+            assert run.geocoder is not None
+            pending.results = await run.geocoder.geocode_many(pending.queries, limit=1)
+            await asyncio.to_thread(self._finish, run, block, results, pending)
+        return results
 
     # ------------------------------------------------------------------ checks
 
@@ -251,7 +271,7 @@ class Tagger:
     def _finish(self, run: _Run, block: Block, results: Results, pending: Pending | None) -> bytes:
         if pending is not None:
             self._answer(run, results, pending)
-        return run.writer.write(block, results)
+        return run.writer.write(block, results) if run.writer is not None else b""
 
     def _read(self, run: _Run, block: Block) -> tuple[Results, Pending | None]:
         """Parse coordinates, tag them, and build the address queries of the other rows."""
@@ -325,19 +345,6 @@ class Tagger:
         results.lon[rows], results.lat[rows] = lon, lat
         if ids.distance_m is not None:
             results.distance[rows] = ids.distance_m
-        near = np.flatnonzero(ids.status == _NEAR)
-        if near.size and ids.distance_m is None:
-            exact = tag_ids(
-                self.index, lon[near], lat[near], options.geography, options.as_of, None, True
-            )
-            assert exact.distance_m is not None
-            results.distance[rows[near]] = exact.distance_m
-        for i in rows[near].tolist():
-            side = "inside" if results.qpv[i] >= 0 else "outside"
-            results.reason[i] = (
-                f"{results.distance[i]:.1f} m from a QPV boundary, {side}; within the "
-                f"{tolerance:g} m tolerance, so the side is not certain."
-            )
 
     def _queries(
         self, block: Block, plan: Plan, results: Results, rows: list[int]
@@ -420,3 +427,25 @@ def _bad_coordinates(block: Block, run: _Run, i: int, a: float, b: float) -> str
     if np.isnan(a) or np.isnan(b):
         return "lat/lon must both be numbers (decimal point or decimal comma)"
     return f"coordinates out of range (lat {b:g}, lon {a:g})"
+
+
+def media_type(fmt: OutputFormat, encoding: str | None) -> str:
+    """The media type of an output format (with the charset of a CSV)."""
+    if fmt is OutputFormat.CSV:
+        charset = (encoding or "utf-8").replace("-sig", "")
+        return f"text/csv; charset={charset}"
+    return {
+        OutputFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        OutputFormat.PARQUET: "application/vnd.apache.parquet",
+        OutputFormat.GEOJSON: "application/geo+json",
+    }[fmt]
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from synchronous code, also under a running loop (a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

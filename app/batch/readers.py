@@ -240,24 +240,11 @@ class CsvBlock:
     def numbers(self, k: int) -> NDArray[np.float64]:
         """Column ``k`` as floats (decimal comma accepted), NaN where empty or not a number."""
         begin, end, present = self.bounds(k)
-        width = NUMBER_WIDTH
-        positions = begin[:, None] + np.arange(width)
-        inside = positions < end[:, None]
-        chars = self._buf[np.minimum(positions, len(self._buf) - 1)] * inside
-        chars[chars == _QUOTE] = ord(" ")
-        chars[chars == ord(",")] = ord(".")
-        usable = present & (end - begin <= width) & _NUMERIC[chars].all(axis=1)
-        usable &= ((chars != 0) & (chars != ord(" "))).any(axis=1)
-        out = np.full(self.n, np.nan)
-        values = chars[usable].astype(np.uint8).view(f"S{width}").ravel()
-        try:
-            out[usable] = values.astype(np.float64)
-        except ValueError:  # "1.2.3", "--4": parse one by one
-            out[usable] = [_float(v) for v in values.tolist()]
-        long = np.flatnonzero(present & (end - begin > width))
-        for i in long.tolist():
-            out[i] = _float(self.data[begin[i] : end[i]].replace(b'"', b"").replace(b",", b"."))
-        return out
+        buf = self._buf
+        quoted = present & (end - begin >= 2) & (buf[np.minimum(begin, len(buf) - 1)] == _QUOTE)
+        begin = begin + quoted
+        end = end - quoted
+        return parse_floats(gather(buf, begin, end))
 
     def rows(self) -> list[list[Any]]:
         """Every field of every row, decoded (empty rows are empty lists)."""
@@ -272,6 +259,40 @@ class CsvBlock:
             else:
                 out.append(text.split(delimiter))
         return out
+
+
+def gather(buf: NDArray[np.uint8], begin: NDArray[np.int64], end: NDArray[np.int64]) -> Any:
+    """The byte ranges as one Arrow string array (a single numpy gather, no Python loop)."""
+    import pyarrow as pa
+
+    sizes = np.maximum(end - begin, 0)
+    bounds = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    total = int(bounds[-1])
+    index = np.repeat(begin - bounds[:-1], sizes) + np.arange(total, dtype=np.int64)
+    values = buf[index]
+    values[values == ord(",")] = ord(".")  # decimal comma (a delimiter comma ends a field)
+    return pa.StringArray.from_buffers(
+        len(sizes), pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(values)
+    )
+
+
+_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+
+
+def parse_floats(strings: Any) -> NDArray[np.float64]:
+    """Arrow strings to floats: NaN for empty or malformed values (vectorised in Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        parsed = pc.cast(strings, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.match_substring_regex(strings, _NUMBER)
+        cleaned = pc.utf8_trim_whitespace(pc.if_else(ok, strings, pa.scalar(None, pa.string())))
+        parsed = pc.cast(cleaned, pa.float64())
+    out: NDArray[np.float64] = parsed.to_numpy(zero_copy_only=False)
+    return out.astype(np.float64, copy=False)
 
 
 def _float(raw: bytes) -> float:

@@ -28,6 +28,7 @@ STATUS_CODE = {name: i for i, name in enumerate(STATUSES)}
 INVALID = STATUS_CODE["invalid"]
 NOT_FOUND = STATUS_CODE["not_found"]
 GEOCODER_ERROR = STATUS_CODE["geocoder_error"]
+NEAR_BOUNDARY = STATUS_CODE["near_boundary"]
 
 
 @dataclass(slots=True)
@@ -72,7 +73,11 @@ class Results:
 class Labels:
     """Codes and names of every loaded quartier, under one global id per quartier."""
 
-    def __init__(self, index: QpvIndex) -> None:
+    def __init__(self, index: QpvIndex, tolerance_m: float = 15.0) -> None:
+        self.near_reasons = [
+            f"Within {tolerance_m:g} m of a QPV boundary, {side}: the side is not certain."
+            for side in ("outside", "inside")
+        ]
         self.offsets = np.zeros(len(GEOGRAPHIES), dtype=np.int64)
         codes: list[str] = []
         names: list[str] = []
@@ -85,6 +90,12 @@ class Labels:
         self.codes = codes
         self.names = names
         self.geographies = [str(g) for g in GEOGRAPHIES]
+
+    def default_reason(self, results: Results, i: int) -> str | None:
+        """The reason of a row that has none of its own (near_boundary rows)."""
+        if results.status[i] == NEAR_BOUNDARY:
+            return self.near_reasons[int(results.qpv[i] >= 0)]
+        return None
 
     def global_ids(self, results: Results) -> NDArray[np.int64]:
         """One id per row over every geography's quartiers, -1 outside."""
@@ -116,6 +127,8 @@ def result_columns(labels: Labels, results: Results, names: tuple[str, ...]) -> 
     n = len(results.status)
     gids = labels.global_ids(results)
     reasons: list[str | None] = [None] * n
+    for i in np.flatnonzero(results.status == NEAR_BOUNDARY).tolist():
+        reasons[i] = labels.default_reason(results, i)
     for i, reason in results.reason.items():
         reasons[i] = reason
     distance = np.round(results.distance, 1)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from app.batch.options import OutputFormat, TagOptions
 from app.batch.readers import Block, CsvBlock, Source, cell_text
@@ -64,8 +65,13 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return repr(value)
+        return repr(value) if value == value else ""
     return cell_text(value) or ""
+
+
+def xlsx_text(value: Any) -> str:
+    """Text for a cell: line breaks as Excel writes them (a CR would come back escaped)."""
+    return str(value).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -93,12 +99,16 @@ class CsvAppendWriter:
         self.delimiter = source.delimiter
         self.encoding = source.encoding.replace("utf-8-sig", "utf-8")  # BOM is in the header
         self.newline = source.newline
-        self._table: dict[int, bytes] = {}
+        self._texts: dict[int, list[str]] = {}  # (status, geography, quartier) -> field texts
+        self._encoded: dict[int, bytes] = {}
+        self._sparse = [
+            (j, name) for j, name in enumerate(self.columns) if name not in _KEYED_COLUMNS
+        ]
+        self._reason = self.columns.index("qpv_reason") if "qpv_reason" in self.columns else None
 
-    def _encode(self, values: list[Any]) -> bytes:
+    def _encode(self, texts: list[str]) -> bytes:
         d = self.delimiter
-        text = "".join(d + csv_field(_text(v), d) for v in values)
-        return text.encode(self.encoding, errors="replace")
+        return "".join(d + csv_field(t, d) for t in texts).encode(self.encoding, errors="replace")
 
     def start(self) -> bytes:
         """The input's header record with the result column names appended."""
@@ -107,27 +117,57 @@ class CsvAppendWriter:
     def write(self, block: Block, results: Results) -> bytes:
         """Each input record, padded to the header's width, then its result fields."""
         assert isinstance(block, CsvBlock)
-        raws = block.raw()
+        if not block.n:
+            return b""
         cols = result_columns(self.labels, results, self.columns)
-        plain = results.plain()
         g = results.geography.astype(np.int64) + 1
-        gid = self.labels.global_ids(results) + 1
-        key = (gid * 4 + g) * 16 + results.status
-        uniq, first, inverse = np.unique(key[plain], return_index=True, return_inverse=True)
-        plain_rows = np.flatnonzero(plain)
-        table = self._table
-        for k, row in zip(uniq.tolist(), plain_rows[first].tolist(), strict=True):
-            if k not in table:
-                table[k] = self._encode([c.value(row) for c in cols.values()])
-        suffixes = np.empty(block.n, dtype=object)
-        suffixes[plain_rows] = np.array([table[k] for k in uniq.tolist()] + [b""], dtype=object)[
-            inverse
-        ]
-        for i in np.flatnonzero(~plain).tolist():
-            suffixes[i] = self._encode([c.value(i) for c in cols.values()])
+        key = ((self.labels.global_ids(results) + 1) * 4 + g) * 16 + results.status
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        for k, row in zip(uniq.tolist(), first.tolist(), strict=True):
+            if k not in self._texts:
+                texts = [_text(c.value(row)) for c in cols.values()]
+                for j, _ in self._sparse:
+                    texts[j] = ""
+                if self._reason is not None:
+                    texts[self._reason] = self.labels.default_reason(results, row) or ""
+                self._texts[k] = texts
+                self._encoded[k] = self._encode(texts)
+        suffixes = [self._encoded[k] for k in uniq.tolist()]
+        which = inverse.astype(np.int64)
+        counts, width = block.field_counts(), block.width
+        special = ~results.plain() | (counts != width)
+        if (counts > width).any():
+            return self._slow(block, results, cols, key)
+        d = self.delimiter
+        for i in np.flatnonzero(special).tolist():
+            pad = d * (width - max(int(counts[i]), 1))
+            texts = self._row_texts(self._texts[int(key[i])], cols, i, i in results.found)
+            which[i] = len(suffixes)
+            suffixes.append(pad.encode() + self._encode(texts))
+        return _insert(block.data, block.ends, suffixes, which)
+
+    def _row_texts(
+        self, keyed: list[str], cols: dict[str, Column], i: int, geocoded: bool
+    ) -> list[str]:
+        texts = list(keyed)
+        for j, name in self._sparse:
+            if geocoded or name == "qpv_distance_m":
+                texts[j] = _text(cols[name].value(i))
+        if self._reason is not None:
+            texts[self._reason] = _text(cols["qpv_reason"].value(i))
+        return texts
+
+    def _slow(self, block: CsvBlock, results: Results, cols: dict[str, Column], key: Any) -> bytes:
+        """Row by row, for blocks with a row longer than the header (rare)."""
+        raws = block.raw()
         self._pad(block, raws)
-        out = self.newline.join(map(bytes.__add__, raws, suffixes.tolist()))
-        return out + self.newline if raws else b""
+        lines = [
+            raw + self._encode(self._row_texts(self._texts[int(key[i])], cols, i, True))
+            for i, raw in enumerate(raws)
+        ]
+        out = self.newline.join(lines)
+        tail = block.data[int(block.ends[-1]) :]
+        return out + (self.newline if tail else b"")
 
     def finish(self) -> Iterator[bytes]:
         """Nothing after the rows."""
@@ -146,6 +186,36 @@ class CsvAppendWriter:
                 head = block.data[int(block.starts[i]) : int(begins[i])]
                 tail = block.data[int(begins[i]) : int(block.ends[i])]
                 raws[i] = head + b'"' + tail.replace(b'"', b'""') + b'"'
+
+
+# Result columns that depend only on (status, geography, quartier).
+_KEYED_COLUMNS = frozenset({"qpv_status", "qpv_code", "qpv_name", "qpv_geography", "qpv_reason"})
+
+
+def _insert(data: bytes, at: NDArray[np.int64], pieces: list[bytes], which: Any) -> bytes:
+    """``data`` with ``pieces[which[i]]`` inserted at offset ``at[i]``, in one numpy gather.
+
+    Python would build a million small bytes objects for a million rows; here each block
+    costs a handful of array passes over its bytes.
+    """
+    pool = b"".join(pieces)
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+    offsets = np.cumsum(lengths) - lengths + len(data)
+    n = len(at)
+    starts = np.empty(2 * n + 1, dtype=np.int64)
+    sizes = np.empty(2 * n + 1, dtype=np.int64)
+    starts[0:-1:2] = np.concatenate(([0], at[:-1]))
+    sizes[0:-1:2] = at - starts[0:-1:2]
+    starts[1::2] = offsets[which]
+    sizes[1::2] = lengths[which]
+    starts[-1] = at[-1]
+    sizes[-1] = len(data) - at[-1]
+    ends = np.cumsum(sizes)
+    # int32 positions halve the memory traffic; a block is far below 2 GiB.
+    gather = np.repeat((starts - (ends - sizes)).astype(np.int32), sizes)
+    gather += np.arange(int(ends[-1]), dtype=np.int32)
+    source = np.frombuffer(data + pool, dtype=np.uint8)
+    return source.take(gather).tobytes()
 
 
 def _input_rows(block: Block, width: int) -> list[list[Any]]:
@@ -218,7 +288,7 @@ class XlsxWriter:
             elif isinstance(value, bool | int | float):
                 self.sheet.write(self.row, col, value)
             else:
-                self.sheet.write_string(self.row, col, str(value))
+                self.sheet.write_string(self.row, col, xlsx_text(value))
         self.row += 1
 
     def start(self) -> bytes:

@@ -111,7 +111,7 @@ async def _guarded(
         jobs.files.delete(job_id)
     except QpvError as exc:
         # Domain errors (a bad file, an unknown column) will not change on a retry.
-        await jobs.fail(job_id, f"{exc.title}: {exc.detail}")
+        await jobs.fail(job_id, exc.detail)
     except Exception as exc:
         state = await jobs.store.state(job_id)
         if state is None or state.finished:
