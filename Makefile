@@ -7,6 +7,7 @@ export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+JOB_WORKERS ?= 2
 BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
 
 .PHONY: setup data run test lint postgis chromium services bench clean
@@ -29,7 +30,11 @@ var/.ban-imported: $(BAN_FILES) | setup
 	$(if $(BAN_FILES),$(BIN)/qpv geocoder import $(BAN_FILES),@echo "no BAN file under $(QPV_DATA_DIR)/ban: address lookups need the ban provider")
 	mkdir -p var && touch $@
 
-run: data
+# The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
+# the workers stop with the API (Ctrl-C or a signal to this shell).
+run: data services
+	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
+	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
 

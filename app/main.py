@@ -10,10 +10,11 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, batch, datasets, gaps, health, points, quartiers
+from app.api.routes import addresses, batch, datasets, gaps, health, jobs, points, quartiers
 from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
+from app.jobs.service import Jobs
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             or "no geography",
         )
         app.state.geocoders = build_geocoders(settings, engine)
+        app.state.jobs = Jobs.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.jobs.aclose()
             for geocoder in app.state.geocoders.values():
                 await geocoder.aclose()
             engine.dispose()
@@ -65,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gaps.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
+    app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
     return app

@@ -18,6 +18,7 @@ from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
 from app.batch import Tagger
 from app.errors import NotReady
+from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
@@ -33,6 +34,11 @@ async def _index(request: Request) -> QpvIndex:
     if index is None:
         raise NotReady("the QPV index is not loaded yet")
     return index
+
+
+async def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
 
 
 async def _resolver(request: Request) -> AddressResolver:
@@ -99,3 +105,4 @@ WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
 TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from app.batch.options import OutputFormat, TagOptions
 from app.batch.readers import Source, csv_blocks, records, resolve, xlsx_blocks
-from app.batch.writers import GeojsonWriter
+from app.batch.writers import GeojsonWriter, xlsx_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ def _write_xlsx(path: Path, rows: Iterator[list[Any]]) -> None:
             elif isinstance(value, bool | int | float):
                 sheet.write(r, c, value)
             else:
-                sheet.write_string(r, c, str(value))
+                sheet.write_string(r, c, xlsx_text(value))
     book.close()
 
 
@@ -183,12 +183,13 @@ def _join_xlsx(parts: list[Path], dst: Path) -> None:
 
     def rows() -> Iterator[list[Any]]:
         for number, part in enumerate(parts):
-            book = load_workbook(part, read_only=True, data_only=True)
-            try:
-                for r, row in enumerate(book.worksheets[0].iter_rows(values_only=True)):
-                    if r > 0 or number == 0:
-                        yield list(row)
-            finally:
-                book.close()
+            with open(part, "rb") as f:  # a file object: part names need no .xlsx suffix
+                book = load_workbook(f, read_only=True, data_only=True)
+                try:
+                    for r, row in enumerate(book.worksheets[0].iter_rows(values_only=True)):
+                        if r > 0 or number == 0:
+                            yield list(row)
+                finally:
+                    book.close()
 
     _write_xlsx(dst, rows())

@@ -69,6 +69,11 @@ def _text(value: Any) -> str:
     return cell_text(value) or ""
 
 
+def xlsx_text(value: Any) -> str:
+    """Text for a cell: line breaks as Excel writes them (a CR would come back escaped)."""
+    return str(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def unique_names(names: list[str]) -> list[str]:
     """Column names made unique as pandas does: a, a.1, a.2; empty names become column_N."""
     seen: dict[str, int] = {}
@@ -283,7 +288,7 @@ class XlsxWriter:
             elif isinstance(value, bool | int | float):
                 self.sheet.write(self.row, col, value)
             else:
-                self.sheet.write_string(self.row, col, str(value))
+                self.sheet.write_string(self.row, col, xlsx_text(value))
         self.row += 1
 
     def start(self) -> bytes:
