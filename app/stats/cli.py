@@ -69,6 +69,11 @@ def register(groups: Any) -> None:
         action="store_true",
         help="add the qpv_* columns from the BAN coordinates (as a batch would)",
     )
+    adm.add_argument(
+        "--coordinates",
+        action="store_true",
+        help="add lon/lat columns (the BAN address point) to tag by coordinates",
+    )
     adm.set_defaults(func=_admissions)
 
 
@@ -142,6 +147,8 @@ def _tag(args: argparse.Namespace, settings: Settings) -> service.Tag | None:
 
 
 def _admissions(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from app.db.loader import load_index
     from app.db.session import make_engine
     from app.stats import example
@@ -157,6 +164,8 @@ def _admissions(args: argparse.Namespace) -> int:
         raise InvalidInput("no QPV geography in the database: run `qpv data sync` first")
     drawn = example.admissions(example.read_ban(ban_files), index, args.rows, args.seed)
     table = example.tagged_file(drawn) if args.tagged else drawn.rows
+    if args.coordinates:
+        table = pd.concat([table, drawn.coordinates], axis=1)
     table.to_csv(args.output, index=False)
     counts = drawn.truth["qpv_status"].value_counts().to_dict()
     print(f"{args.output}: {len(table)} rows; statuses of their BAN coordinates: {counts}")

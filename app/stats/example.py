@@ -53,6 +53,7 @@ class Example:
     rows: pd.DataFrame
     truth: pd.DataFrame  # qpv_status, qpv_code, qpv_geography from the BAN coordinates
     dataset_version: str
+    coordinates: pd.DataFrame  # lon, lat of each row's BAN address point
 
 
 def read_ban(paths: Sequence[Path]) -> pd.DataFrame:
@@ -117,7 +118,8 @@ def admissions(
     code = np.asarray(tagged.code[pick], dtype=object)
     code[unplaceable] = None
     truth = pd.DataFrame({"qpv_status": status, "qpv_code": code, "qpv_geography": str(geography)})
-    return Example(frame, truth, index.get(geography).dataset.version)
+    coordinates = address[["lon", "lat"]].reset_index(drop=True)
+    return Example(frame, truth, index.get(geography).dataset.version, coordinates)
 
 
 def _draw_addresses(

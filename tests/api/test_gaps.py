@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from app.spatial.geography import Geography
+from app.spatial.index import QpvIndex
+from app.spatial.tagging import tag_points
 from app.stats import example
 
 
@@ -91,11 +95,36 @@ def test_unexpected_values_are_listed_in_the_problem(client: TestClient, upload:
     assert body["column"] == "voeu" and "Licence" in body["values"]
 
 
-def test_an_empty_or_untagged_upload_is_a_422(
+def test_an_empty_upload_or_a_raw_file_without_options_is_a_422(
     client: TestClient, admissions: example.Example, tmp_path: Path
 ) -> None:
     assert _post(client, b"", outcome="admis").status_code == 422
     raw = tmp_path / "raw.csv"
     admissions.rows.head(50).to_csv(raw, index=False)
     response = _post(client, raw.read_bytes(), outcome="admis")
-    assert response.status_code == 422 and "qpv_status" in response.json()["detail"]
+    assert response.status_code == 422
+    assert response.json()["parameter"] == "columns"
+
+
+def test_a_raw_file_is_tagged_first_with_the_batch_options(
+    client: TestClient, admissions: example.Example, qpv_index: QpvIndex, tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw.csv"
+    with_points = pd.concat([admissions.rows, admissions.coordinates], axis=1).head(4000)
+    with_points.to_csv(raw, index=False, sep=";")
+    body = _post(client, raw.read_bytes(), outcome="admis", lat="lat", lon="lon", geography="2024")
+    assert body.status_code == 200, body.text
+    report = body.json()
+    # The same points tagged directly by the spatial core give the same statuses.
+    points = admissions.coordinates.head(4000)
+    direct = tag_points(qpv_index, points["lon"], points["lat"], Geography.QPV2024, tolerance_m=15)
+    truth = pd.Series(direct.status).value_counts()
+    statuses = {s["statut"]: s["lignes"] for s in report["statuses"]}
+    assert statuses["in"] == truth["in"] and statuses["out"] == truth["out"]
+    assert report["provenance"]["qpv_dataset_version"] == ["2024 : 4fc7cc183111"]
+    assert report["provenance"]["qpv_tagged_at"]
+
+
+def test_a_job_id_and_a_file_together_are_refused(client: TestClient, upload: bytes) -> None:
+    response = _post(client, upload, outcome="admis", job="0123")
+    assert response.status_code == 422 and response.json()["parameter"] == "job"
