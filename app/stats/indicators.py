@@ -9,7 +9,6 @@ row's reference rate (the académie's passage rate), to compare each side with.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,8 +16,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from app.errors import InvalidInput, MissingColumns, UnexpectedValues
+from app.folding import fold
 from app.stats.values import coded
 
+# Compared after folding (case, accents, punctuation): "Refusé", "refuse" and "REFUSE" match.
 DEFAULT_POSITIVE = ("1", "1.0", "true", "vrai", "oui", "o", "yes", "y", "admis", "admise", "reçu")
 DEFAULT_NEGATIVE = (
     "0",
@@ -30,18 +31,11 @@ DEFAULT_NEGATIVE = (
     "no",
     "refusé",
     "refusée",
-    "refuse",
-    "refusee",
     "non admis",
     "non admise",
     "ajourné",
     "ajournée",
 )
-
-
-def fold(value: str) -> str:
-    """Case- and space-insensitive form of an outcome value (accents kept as typed or not)."""
-    return unicodedata.normalize("NFC", value).strip().casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +55,10 @@ class BinaryRate:
 
     def outcome(self, frame: pd.DataFrame) -> NDArray[np.float64]:
         """1.0 positive, 0.0 negative, NaN missing; an unexpected value is an error naming it."""
-        positive = {fold(v) for v in (self.positive or DEFAULT_POSITIVE)}
-        negative = {fold(v) for v in (self.negative or DEFAULT_NEGATIVE)} - positive
+        positives = self.positive or DEFAULT_POSITIVE
+        negatives = self.negative or DEFAULT_NEGATIVE
+        positive = {fold(v) for v in positives}
+        negative = {fold(v) for v in negatives} - positive
         column = coded(frame[self.column])
         meaning = np.full(len(column.values), np.nan)
         unexpected = []
@@ -77,7 +73,7 @@ class BinaryRate:
         if unexpected:
             raise UnexpectedValues(
                 f"outcome column {self.column!r} has values that are neither positive "
-                f"({', '.join(sorted(positive))}) nor negative ({', '.join(sorted(negative))}): "
+                f"({', '.join(positives)}) nor negative ({', '.join(negatives)}): "
                 f"{', '.join(repr(v) for v in unexpected[:10])}"
                 + (f" and {len(unexpected) - 10} more" if len(unexpected) > 10 else "")
                 + "; name the positive values (--positive / positive=) and, if need be, the "

@@ -91,3 +91,21 @@ def test_example_admissions_writes_the_raw_or_the_tagged_file(
     assert main(["example", "admissions", "-o", str(out), "--rows", "500", "--tagged"]) == 0
     tagged = pd.read_csv(out)
     assert len(tagged) == 500 and {"qpv_status", "qpv_code", "qpv_geography"} <= set(tagged)
+
+
+def test_a_raw_file_is_tagged_first_by_its_coordinates(
+    admissions: example.Example,
+    loaded_sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QPV_DATABASE_URL", loaded_sqlite_url)
+    monkeypatch.setenv("QPV_GEOCODERS", "[]")
+    raw = tmp_path / "raw.csv"
+    pd.concat([admissions.rows, admissions.coordinates], axis=1).head(3000).to_csv(raw, index=False)
+    args = ["gaps", str(raw), "--outcome", "admis", "--lat", "lat", "--lon", "lon"]
+    assert main([*args, "--geography", "2024"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["provenance"]["qpv_dataset_version"] == ["2024 : 4fc7cc183111"]
+    assert report["rows"][0]["n_qpv"] > 500

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from app.addresses import AddressResolver
+from app.batch import Tagger, TagOptions
+from app.geocoding.local import LocalGeocoder
+from app.settings import Settings
+from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
-from app.stats import example
+from app.stats import example, service
 from app.stats.gaps import analyse
 from app.stats.indicators import Analysis, BinaryRate, CategoricalShares
 
@@ -65,3 +72,21 @@ def test_the_same_seed_draws_the_same_file(qpv_index: QpvIndex) -> None:
     again = example.admissions(ban, qpv_index, rows=50, seed=7)
     pd.testing.assert_frame_equal(first.rows, again.rows)
     assert np.array_equal(first.truth["qpv_status"], again.truth["qpv_status"])
+
+
+def test_the_gap_is_recovered_after_geocoding_the_addresses_with_the_batch_pipeline(
+    admissions: example.Example, qpv_index: QpvIndex, local_geocoder: LocalGeocoder, tmp_path: Path
+) -> None:
+    settings = Settings(geocoders=["local"])
+    resolver = AddressResolver(qpv_index, {"local": local_geocoder}, settings)
+    raw = tmp_path / "admissions.csv"
+    admissions.rows.to_csv(raw, index=False)
+    options = TagOptions(columns=("adresse",), postcode="code_postal", geography=Geography.QPV2024)
+    analysis = Analysis(BinaryRate("admis"), by=("sexe",))
+    tag = service.batch_tag(Tagger(qpv_index, resolver, settings), options)
+    table, tagging = service.load_input(raw, analysis, tag)
+    report = service.report_of(table, analysis, tagging)
+    for sexe, gap in example.GAP_POINTS.items():
+        row = report.table[report.table["sexe"] == sexe].iloc[0]
+        assert row["ecart_bas"] <= gap <= row["ecart_haut"]
+    assert report.provenance["qpv_dataset_version"] == ["2024 : 4fc7cc183111"]
