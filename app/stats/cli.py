@@ -121,27 +121,21 @@ def _gaps(args: argparse.Namespace) -> int:
 
 def _tag(args: argparse.Namespace, settings: Settings) -> service.Tag | None:
     """Tagging of a raw INPUT with the batch pipeline, when batch options are given."""
-    from app.batch import TagOptions
-
-    options = TagOptions(
-        columns=tuple(args.columns),
-        postcode=args.postcode,
-        citycode=args.citycode,
-        lat=args.lat,
-        lon=args.lon,
-        x=args.x,
-        y=args.y,
-        geography=Geography(args.geography) if args.geography else None,
-        as_of=args.as_of,
-        provider=args.provider,
-    )
-    if not (options.columns or options.postcode or options.citycode or options.has_coordinates):
+    if not (args.columns or args.postcode or args.citycode or args.lat or args.lon or args.x):
         return None
+    from app.tag_cli import build_tagger, options_from
+
+    # qpv tag's own reading of its options; the tagged file is an intermediate CSV.
+    tag_args = argparse.Namespace(
+        **{**vars(args), "format": "csv", "output": "tagged.csv", "result_columns": None},
+        delimiter=None,
+        encoding=None,
+        distances=False,
+    )
+    options = options_from(tag_args)
 
     def tag(src: Path, dst: Path) -> dict[str, Any]:
-        from app.tag_cli import build_tagger
-
-        return service.batch_tag(build_tagger(settings), options.check())(src, dst)
+        return service.batch_tag(build_tagger(settings), options)(src, dst)
 
     return tag
 

@@ -31,6 +31,16 @@ class Measures:
     categories: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """The input rows as the analysis reads them: table, cell and class of each row, groups."""
+
+    frame: pd.DataFrame
+    cell: NDArray[np.int64]
+    klass: NDArray[np.int64]
+    grouping: Groups
+
+
 @dataclass(slots=True)
 class GapReport:
     """Everything the tables and the report show; plain data, no formatting."""
@@ -59,10 +69,11 @@ def analyse(
     cell, cell_keys = cells.cell_ids(frame, analysis.by)
     grouping = cells.groups(cell_keys, analysis.by)
     measures = _measures(frame, analysis, cell, klass, len(cell_keys), grouping)
-    main = _table(measures, grouping, analysis, Scenario.EXCLUDED, frame, cell, klass)
+    rows = Rows(frame, cell, klass, grouping)
+    main = _table(measures, rows, analysis, Scenario.EXCLUDED)
     hidden = _suppression(measures, grouping, analysis.threshold)
     table = _publish(main, hidden, len(measures.categories))
-    sensitivity = _sensitivity(measures, grouping, analysis, hidden, frame, cell, klass)
+    sensitivity = _sensitivity(measures, rows, analysis, hidden)
     statuses = _statuses(klass, analysis.threshold)
     report = GapReport(
         analysis, table, sensitivity, statuses, _summary(hidden, grouping, analysis.threshold)
@@ -123,22 +134,14 @@ def _reference_column(frame: pd.DataFrame, column: str) -> NDArray[np.float64]:
     return values
 
 
-def _table(
-    m: Measures,
-    grouping: Groups,
-    analysis: Analysis,
-    scenario: Scenario,
-    frame: pd.DataFrame,
-    cell: NDArray[np.int64],
-    klass: NDArray[np.int64],
-) -> pd.DataFrame:
+def _table(m: Measures, rows: Rows, analysis: Analysis, scenario: Scenario) -> pd.DataFrame:
     """One line per (group, category) under a scenario, nothing suppressed yet."""
     alpha = 1 - analysis.confidence
     n = cells.by_side(m.n, scenario)  # (group, side)
     x = cells.by_side(m.x, scenario)  # (group, side, category)
     lines = []
     for c, category in enumerate(m.categories):
-        part = grouping.keys.copy()
+        part = rows.grouping.keys.copy()
         part.insert(len(part.columns), "categorie", category)
         part["n_qpv"], part["n_hors_qpv"] = n[:, QPV], n[:, HORS_QPV]
         part["n_incertain"] = cells.by_side(m.n, Scenario.EXCLUDED)[:, UNCERTAIN]
@@ -147,7 +150,7 @@ def _table(
             _reference(part, x[:, :, c], n, m, scenario, analysis, alpha)
         else:
             den = cells.by_side(m.den, scenario)
-            _ratios(part, x[:, :, c], den, n, grouping, analysis, scenario, frame, cell, klass)
+            _ratios(part, x[:, :, c], den, rows, analysis, scenario)
         lines.append(part)
     return pd.concat(lines, ignore_index=True)
 
@@ -204,13 +207,9 @@ def _ratios(
     part: pd.DataFrame,
     num: NDArray[np.float64],
     den: NDArray[np.float64],
-    n: NDArray[np.float64],
-    grouping: Groups,
+    rows: Rows,
     analysis: Analysis,
     scenario: Scenario,
-    frame: pd.DataFrame,
-    cell: NDArray[np.int64],
-    klass: NDArray[np.int64],
 ) -> None:
     ind = analysis.indicator
     assert isinstance(ind, RatioOfSums)
@@ -225,14 +224,12 @@ def _ratios(
         part[column] = np.nan
     if scenario is not Scenario.EXCLUDED:
         return  # the sensitivity table shows the values; the bootstrap is for the main table
-    numerator, denominator = ind.values(frame)
-    side = cells.side_matrix(scenario).argmax(axis=1)[klass]
+    numerator, denominator = ind.values(rows.frame)
+    side = cells.side_matrix(scenario).argmax(axis=1)[rows.klass]
+    usable = ~np.isnan(numerator) & ~np.isnan(denominator)
     for g in range(len(part)):
-        rows = _rows_of_group(g, grouping, cell)
-        picks = [
-            rows[(side[rows] == s) & ~np.isnan(numerator[rows]) & ~np.isnan(denominator[rows])]
-            for s in (QPV, HORS_QPV)
-        ]
+        members = _rows_of_group(g, rows.grouping, rows.cell)
+        picks = [members[(side[members] == s) & usable[members]] for s in (QPV, HORS_QPV)]
         bounds = intervals.bootstrap_ratio_gap(
             numerator[picks[0]],
             denominator[picks[0]],
@@ -305,15 +302,7 @@ def _publish(table: pd.DataFrame, hidden: Suppression, n_categories: int) -> pd.
     return table
 
 
-def _sensitivity(
-    m: Measures,
-    grouping: Groups,
-    analysis: Analysis,
-    hidden: Suppression,
-    frame: pd.DataFrame,
-    cell: NDArray[np.int64],
-    klass: NDArray[np.int64],
-) -> pd.DataFrame:
+def _sensitivity(m: Measures, rows: Rows, analysis: Analysis, hidden: Suppression) -> pd.DataFrame:
     """Each gap under each scenario; a line is hidden when any side of its group is, since
     comparing scenarios would give the hidden uncertain rows away."""
     keep = [
@@ -331,7 +320,7 @@ def _sensitivity(
     frames = []
     group_hidden = np.tile(hidden.hidden.any(axis=1), len(m.categories))
     for scenario in Scenario:
-        t = _table(m, grouping, analysis, scenario, frame, cell, klass)[keep]
+        t = _table(m, rows, analysis, scenario)[keep]
         t.insert(len(analysis.by) + 2, "scenario", str(scenario))
         t.loc[group_hidden, keep[len(analysis.by) + 2 :]] = np.nan
         t["secret"] = np.where(group_hidden, "groupe soumis au secret", "")
