@@ -239,14 +239,18 @@ class Tagger:
     # ------------------------------------------------------------------ checks
 
     def _geocoder(self, options: TagOptions) -> Geocoder | None:
-        if not (options.columns or options.postcode or options.citycode):
+        """The provider the rows with an address go to (None when no row has one)."""
+        wanted = bool(options.columns or options.postcode or options.citycode)
+        if not wanted and options.provider is None:
             return None
         if self.resolver is None:
-            raise invalid("columns", "no geocoder is configured: give lat/lon or x/y columns")
+            parameter = "columns" if wanted else "provider"
+            raise invalid(parameter, "no geocoder is configured: give lat/lon or x/y columns")
         try:
-            return self.resolver.geocoder(options.provider)
+            geocoder = self.resolver.geocoder(options.provider)
         except QpvError as exc:
             raise invalid("provider", exc.detail) from None
+        return geocoder if wanted else None
 
     def _check_geographies(self, options: TagOptions) -> None:
         if options.geography is not None:
