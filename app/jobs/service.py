@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+import shutil
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from saq import Queue
 from saq.queue.redis import RedisQueue
 
 from app.batch import TagOptions
-from app.errors import NotFinished, NotFound, TooLarge
+from app.errors import NotFinished, NotFound
 from app.jobs.files import JobFiles
 from app.jobs.records import MEDIA_TYPES, JobRecord, JobState
 from app.jobs.store import JobStore
@@ -58,19 +59,14 @@ class Jobs:
         )
 
     async def submit(
-        self,
-        upload: AsyncIterator[bytes],
-        filename: str,
-        options: TagOptions,
-        owner: str | None = None,
-        max_bytes: int | None = None,
+        self, upload: IO[bytes], filename: str, options: TagOptions, owner: str | None = None
     ) -> JobRecord:
-        """Store the upload in the job's folder, record the job and queue its split."""
+        """Copy the upload into the job's folder, record the job and queue its split."""
         job_id = secrets.token_urlsafe(12)
         self.files.create(job_id)
         path = self.files.input(job_id, filename)
         try:
-            await _write(upload, path, max_bytes)
+            await asyncio.to_thread(_copy, upload, path)
         except BaseException:
             self.files.delete(job_id)
             raise
@@ -151,11 +147,6 @@ class Jobs:
         return len(expired) + len(orphans)
 
 
-async def _write(upload: AsyncIterator[bytes], path: Path, max_bytes: int | None) -> None:
-    size = 0
+def _copy(upload: IO[bytes], path: Path) -> None:
     with path.open("wb") as out:
-        async for piece in upload:
-            size += len(piece)
-            if max_bytes is not None and size > max_bytes:
-                raise TooLarge(f"the upload is over {max_bytes} bytes", limit=max_bytes)
-            out.write(piece)
+        shutil.copyfileobj(upload, out, 1 << 20)

@@ -131,7 +131,8 @@ async def _split(runtime: Runtime, ctx: Context, job_id: str, record: JobRecord)
     if record.chunks is None:
         src = jobs.files.find_input(job_id)
         if src is None:
-            raise JobCancelled
+            await jobs.fail(job_id, "the uploaded file is gone from the jobs folder")
+            return
         await jobs.store.transition(
             job_id, (JobState.QUEUED,), state=JobState.RUNNING, started_at=time.time()
         )

@@ -55,10 +55,19 @@ def test_an_upload_past_the_size_limit_is_a_413(job_settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
         posted = _post(client, lon="lon")
     assert posted.status_code == 413
-    assert list(settings.jobs_dir.iterdir()) == []
+    assert not settings.jobs_dir.exists()  # refused before any file was written
 
 
 def test_a_bad_option_is_a_422_naming_it(jobs_client: TestClient) -> None:
     posted = _post(jobs_client, lon="lon", format="pdf")
     assert posted.status_code == 422
-    assert posted.json()["errors"][0]["parameter"] == "format"
+    assert posted.json()["parameter"] == "format"
+
+
+def test_a_column_missing_from_the_file_is_a_422_and_no_job(
+    jobs_client: TestClient, job_settings: Settings
+) -> None:
+    posted = _post(jobs_client, lon="longitude")
+    assert posted.status_code == 422
+    assert "longitude" in posted.json()["detail"]
+    assert not job_settings.jobs_dir.exists()

@@ -2,42 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
-from app.api.deps import JobsDep
+from app.api.deps import JobsDep, TaggerDep
 from app.api.schemas import JobOut
-from app.api.tag_form import TagOptionsForm
+from app.api.uploads import OPENAPI_BODY, options_from_form, read_upload
 
 router = APIRouter(tags=["jobs"])
-_PIECE = 1 << 20
 
 
-async def _pieces(upload: UploadFile) -> AsyncIterator[bytes]:
-    while piece := await upload.read(_PIECE):
-        yield piece
-
-
-@router.post("/jobs", status_code=202, response_model=JobOut)
+@router.post("/jobs", status_code=202, response_model=JobOut, openapi_extra=OPENAPI_BODY)
 async def submit_job(
-    request: Request,
-    response: Response,
-    jobs: JobsDep,
-    options: TagOptionsForm,
-    data: Annotated[UploadFile, File(description="CSV (any delimiter and encoding) or .xlsx")],
+    request: Request, response: Response, jobs: JobsDep, tagger: TaggerDep
 ) -> JobOut:
-    """Queue a file for tagging; poll the job at its ``Location``."""
-    record = await jobs.submit(
-        _pieces(data),
-        data.filename or "data.csv",
-        options,
-        owner=None,  # API keys will name the owner
-        max_bytes=jobs.settings.job_max_bytes,
-    )
+    """Queue a file for tagging (the form of ``POST /v1/batch/csv``); poll its ``Location``."""
+    upload, form = await read_upload(request, jobs.settings.job_max_bytes)
+    try:
+        options = options_from_form(form)
+        # Options checked against the header now: a missing column is a 422, not a failed job.
+        await asyncio.to_thread(tagger.open, upload.file, options)
+        upload.file.seek(0)
+        record = await jobs.submit(
+            upload.file,
+            upload.filename or "data.csv",
+            options,
+            owner=None,  # API keys will name the owner
+        )
+    finally:
+        await form.close()
     response.headers["Location"] = str(request.url_for("get_job", job_id=record.id).path)
     return JobOut.of(record, time.time())
 
