@@ -325,7 +325,8 @@ def _sensitivity(m: Measures, rows: Rows, analysis: Analysis, hidden: Suppressio
         t.loc[group_hidden, keep[len(analysis.by) + 2 :]] = np.nan
         t["secret"] = np.where(group_hidden, "groupe soumis au secret", "")
         frames.append(t)
-    return pd.concat(frames, ignore_index=True)
+    # Each group's scenarios side by side: rows of the same position, in scenario order.
+    return pd.concat(frames).sort_index(kind="stable").reset_index(drop=True)
 
 
 def _statuses(klass: NDArray[np.int64], threshold: int) -> pd.DataFrame:
