@@ -128,3 +128,12 @@ def test_a_raw_file_is_tagged_first_with_the_batch_options(
 def test_a_job_id_and_a_file_together_are_refused(client: TestClient, upload: bytes) -> None:
     response = _post(client, upload, outcome="admis", job="0123")
     assert response.status_code == 422 and response.json()["parameter"] == "job"
+
+
+def test_the_openapi_body_lists_every_field_without_dangling_refs(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/gaps"]["post"]
+    body = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert "$ref" not in str(body)
+    assert {"data", "outcome", "by", "job", "format", "lat", "columns"} <= set(body["properties"])
+    assert body["properties"]["format"]["enum"] == ["json", "csv", "html"]
+    assert "413" in operation["responses"] and "422" in operation["responses"]

@@ -46,6 +46,18 @@ class GapsParams(BaseModel):
     job: str | None = Field(None, description="a finished job's id, instead of a file in data")
 
 
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """The model's properties with its $defs written in place (no dangling $ref in OpenAPI)."""
+    defs = schema.get("$defs", {})
+    properties: dict[str, Any] = {}
+    for name, prop in schema["properties"].items():
+        ref = prop.get("$ref", "")
+        target = defs.get(ref.rsplit("/", 1)[-1], {}) if ref else {}
+        properties[name] = {**target, **{k: v for k, v in prop.items() if k != "$ref"}}
+    return properties
+
+
+_GAPS_PROPERTIES = _inline(GapsParams.model_json_schema())
 # The batch options of a raw file are the ones of /v1/batch/csv, except format (ours).
 _BATCH_ONLY = {"columns", "result_columns", "postcode", "citycode", "lat", "lon", "x", "y"}
 _BATCH_ONLY |= {"provider", "delimiter", "encoding", "geography", "as_of"}
@@ -58,7 +70,7 @@ OPENAPI_BODY: dict[str, Any] = {
                     "type": "object",
                     "properties": {
                         "data": {"type": "string", "format": "binary", "description": "CSV"},
-                        **GapsParams.model_json_schema()["properties"],
+                        **_GAPS_PROPERTIES,
                         **{name: {"type": "string"} for name in sorted(_BATCH_ONLY)},
                     },
                 }
