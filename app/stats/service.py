@@ -136,7 +136,7 @@ def rendered(report: GapReport, fmt: ReportFormat) -> bytes:
 def is_tagged(path: Path) -> bool:
     """Whether a CSV file already carries the tagging columns."""
     with path.open("rb") as f:
-        return STATUS_COLUMN in source.sniff(f.read(65536))[2]
+        return STATUS_COLUMN in [h.strip() for h in source.sniff(f.read(65536))[2]]
 
 
 def load_input(
