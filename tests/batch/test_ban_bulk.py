@@ -39,7 +39,7 @@ def test_a_file_of_addresses_goes_through_search_csv_in_chunks(
     statuses = [r[status] for r in data]
     assert statuses[0::4] == ["in"] * 3
     assert set(statuses[1::4]) <= {"out", "near_boundary"}  # 1 rue Jules Guesde, 15 m away
-    assert statuses[2::4] == ["invalid"] * 3  # empty address
+    assert statuses[2::4] == ["not_found"] * 3  # the postcode alone: only the commune
     assert statuses[3::4] == ["not_found"] * 3
     assert data[0][header.index("qpv_code")] == "QN09314M"
     assert data[0][header.index("result_citycode")] == "93010"
