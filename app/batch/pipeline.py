@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,6 +43,7 @@ from app.spatial.tagging import GEOGRAPHIES, tag_ids
 from app.spatial.territories import TERRITORY_BY_KEY
 
 T = TypeVar("T")
+PREFETCH = 2  # blocks tagged ahead of the consumer
 Progress = Callable[[int], None]  # called with the number of rows just finished
 _L93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
 
@@ -186,7 +187,39 @@ class Tagger:
         progress: Progress | None = None,
         max_rows: int | None = None,
     ) -> AsyncIterator[bytes]:
-        """The tagged output as bytes, made block by block (TooLarge past ``max_rows``)."""
+        """The tagged output as bytes, made block by block (TooLarge past ``max_rows``).
+
+        The next blocks are tagged while the caller sends the previous ones (a queue of
+        PREFETCH blocks), so a server's network writes overlap the tagging.
+        """
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(PREFETCH)
+
+        async def produce() -> None:
+            try:
+                async for piece in self._pieces(src, options, summary, progress, max_rows):
+                    await queue.put(piece)
+            except BaseException as exc:  # handed to the consumer, raised there
+                await queue.put(exc)
+            finally:
+                await queue.put(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            producer.cancel()
+
+    async def _pieces(
+        self,
+        src: IO[bytes],
+        options: TagOptions,
+        summary: TagSummary | None,
+        progress: Progress | None,
+        max_rows: int | None,
+    ) -> AsyncIterator[bytes]:
         summary = summary if summary is not None else TagSummary()
         started = time.perf_counter()
         source, resolved = await asyncio.to_thread(self.open, src, options)
@@ -200,10 +233,10 @@ class Tagger:
         assert writer is not None
         yield writer.start()
         reader = blocks(src, source)
-        while (block := await asyncio.to_thread(next, reader, None)) is not None:
+        while (step := await asyncio.to_thread(self._next, run, reader)) is not None:
+            block, results, pending, out = step
             if max_rows is not None and summary.rows + block.n > max_rows:
                 raise TooLarge(f"the file has more than {max_rows} rows", limit=max_rows)
-            results, pending, out = await asyncio.to_thread(self._step, run, block)
             if pending is not None:
                 assert run.geocoder is not None
                 pending.results = await run.geocoder.geocode_many(pending.queries, limit=1)
@@ -216,6 +249,15 @@ class Tagger:
         for piece in await asyncio.to_thread(lambda: list(writer.finish())):
             yield piece
         summary.seconds = time.perf_counter() - started
+
+    def _next(
+        self, run: _Run, reader: Iterator[Block]
+    ) -> tuple[Block, Results, Pending | None, bytes] | None:
+        """Read and tag the next block (one thread hop for both)."""
+        block = next(reader, None)
+        if block is None:
+            return None
+        return (block, *self._step(run, block))
 
     async def tag_rows(
         self, header: list[str], rows: list[list[Any]], options: TagOptions
@@ -239,14 +281,18 @@ class Tagger:
     # ------------------------------------------------------------------ checks
 
     def _geocoder(self, options: TagOptions) -> Geocoder | None:
-        if not (options.columns or options.postcode or options.citycode):
+        """The provider the rows with an address go to (None when no row has one)."""
+        wanted = bool(options.columns or options.postcode or options.citycode)
+        if not wanted and options.provider is None:
             return None
         if self.resolver is None:
-            raise invalid("columns", "no geocoder is configured: give lat/lon or x/y columns")
+            parameter = "columns" if wanted else "provider"
+            raise invalid(parameter, "no geocoder is configured: give lat/lon or x/y columns")
         try:
-            return self.resolver.geocoder(options.provider)
+            geocoder = self.resolver.geocoder(options.provider)
         except QpvError as exc:
             raise invalid("provider", exc.detail) from None
+        return geocoder if wanted else None
 
     def _check_geographies(self, options: TagOptions) -> None:
         if options.geography is not None:

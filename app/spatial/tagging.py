@@ -133,6 +133,7 @@ def _near(
         if part is None or sub.size == 0:
             continue
         if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
+            # Only points in raster cells near a boundary can be within the tolerance.
             sub = sub[part.maybe_near(lon[sub], lat[sub], tolerance_m)]
             if sub.size == 0:
                 continue
