@@ -45,7 +45,7 @@ from app.spatial.territories import TERRITORY_BY_KEY
 T = TypeVar("T")
 PREFETCH = 2  # blocks tagged ahead of the consumer
 Progress = Callable[[int], None]  # called with the number of rows just finished
-_L93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
+LAMBERT93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)  # x/y -> lon/lat
 
 
 @dataclass(slots=True)
@@ -356,7 +356,7 @@ class Tagger:
         a, b = block.numbers(ka), block.numbers(kb)
         given = readable & ~_blank(block, ka, kb, a, b, readable)
         if plan.x is not None:
-            a, b = _L93.transform(a, b)
+            a, b = LAMBERT93.transform(a, b)
             a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         ok = given & np.isfinite(a) & np.isfinite(b) & (np.abs(a) <= 180) & (np.abs(b) <= 90)
         for i in np.flatnonzero(given & ~ok).tolist():
