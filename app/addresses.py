@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import Geod
 
+from app.divisions import AdminDivisions
 from app.errors import InvalidInput, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.settings import Settings
@@ -72,8 +73,9 @@ class StreetPoints(Protocol):
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 
 
-def validate(query: AddressQuery) -> AddressQuery:
-    """Refuse empty, oversized, binary or malformed input; return the query trimmed."""
+def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> AddressQuery:
+    """Refuse empty, oversized, binary or malformed input, and (with the administrative
+    divisions) postcodes and INSEE codes that do not exist; return the query trimmed."""
     fields = {
         name: (value.strip() if value is not None else None)
         for name, value in (
@@ -106,6 +108,8 @@ def validate(query: AddressQuery) -> AddressQuery:
     citycode = (fields["citycode"] or "").upper() or None
     if citycode and not _CITYCODE.match(citycode):
         raise InvalidInput(f"citycode {citycode!r} is not an INSEE commune code")
+    if divisions is not None:
+        _check_existence(postcode, citycode, divisions)
     return AddressQuery(
         q=fields["q"] or None,
         numero=fields["numero"] or None,
@@ -114,6 +118,19 @@ def validate(query: AddressQuery) -> AddressQuery:
         commune=fields["commune"] or None,
         citycode=citycode,
     )
+
+
+def _check_existence(postcode: str | None, citycode: str | None, divisions: AdminDivisions) -> None:
+    """Refuse well-formed codes that the administrative divisions do not know."""
+    source = f"administrative divisions {divisions.info.version}"
+    if postcode and not divisions.knows_postcode(postcode):
+        raise InvalidInput(
+            f"code_postal {postcode!r} does not exist (La Poste postcodes, {source})"
+        )
+    if citycode and not divisions.knows_citycode(citycode):
+        raise InvalidInput(
+            f"citycode {citycode!r} is not an INSEE commune code, current or former ({source})"
+        )
 
 
 def _known_postcode(postcode: str) -> bool:
@@ -126,11 +143,16 @@ class AddressResolver:
     """Geocodes an address and answers it against the QPV index."""
 
     def __init__(
-        self, index: QpvIndex, geocoders: Mapping[str, Geocoder], settings: Settings
+        self,
+        index: QpvIndex,
+        geocoders: Mapping[str, Geocoder],
+        settings: Settings,
+        divisions: AdminDivisions | None = None,
     ) -> None:
         self.index = index
         self.geocoders = geocoders
         self.settings = settings
+        self.divisions = divisions
 
     def geocoder(self, provider: str | None) -> Geocoder:
         """The named provider, or the default (the first configured)."""
@@ -153,7 +175,7 @@ class AddressResolver:
         as_of: date | None = None,
     ) -> AddressAnswer:
         """Validate, geocode and answer one address."""
-        query = validate(query)
+        query = validate(query, self.divisions)
         geocoder = self.geocoder(provider)
         result = await geocoder.geocode(query, limit=5)
         if result.error is not None:

@@ -120,3 +120,8 @@ class AdminDivisions:
         """The name of the current commune an INSEE code belongs to."""
         current = self.current_code(code)
         return self.name(current) if current is not None else None
+
+    def canonical_commune(self, commune: str) -> str:
+        """A commune filter with former and arrondissement codes replaced by the current
+        commune's code; names and unknown codes are returned unchanged."""
+        return self.current_code(commune) or commune

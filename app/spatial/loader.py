@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db import repositories
 from app.db.models import Dataset
+from app.divisions import AdminDivisions
 from app.spatial import grid
 from app.spatial.geography import Geography
 from app.spatial.index import DatasetInfo, GeographyIndex, QpvIndex, QpvInfo, QpvSource
@@ -34,22 +35,32 @@ def dataset_info(dataset: Dataset) -> DatasetInfo:
     )
 
 
-def build_geography(session: Session, dataset: Dataset) -> GeographyIndex:
+def _communes(
+    communes: str, insee_codes: str, divisions: AdminDivisions | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Commune names and INSEE codes of a quartier: as published, the names filled from the
+    codes when the file has none (2024), and the code of the commune that has since absorbed
+    a merged one added, so that today's addresses find their quartiers."""
+    names, codes = _split(communes), _split(insee_codes)
+    if divisions is None:
+        return names, codes
+    if not names:
+        found = (divisions.name(code) or divisions.current_name(code) for code in codes)
+        names = tuple(dict.fromkeys(name for name in found if name))
+    current = (divisions.current_code(code) for code in codes)
+    codes += tuple(dict.fromkeys(c for c in current if c is not None and c not in codes))
+    return names, codes
+
+
+def build_geography(
+    session: Session, dataset: Dataset, divisions: AdminDivisions | None = None
+) -> GeographyIndex:
     """Index one stored dataset, from its cached grid when there is a valid one."""
-    sources = [
-        QpvSource(
-            QpvInfo(
-                q.code,
-                q.name,
-                q.departement,
-                q.territory,
-                _split(q.communes),
-                _split(q.insee_codes),
-            ),
-            q.geom,
-        )
-        for q in repositories.dataset_quartiers(session, dataset.id)
-    ]
+    sources = []
+    for q in repositories.dataset_quartiers(session, dataset.id):
+        names, codes = _communes(q.communes, q.insee_codes, divisions)
+        info = QpvInfo(q.code, q.name, q.departement, q.territory, names, codes)
+        sources.append(QpvSource(info, q.geom))
     payload = repositories.grid_payload(session, dataset.id, grid.FORMAT)
     return GeographyIndex.build(dataset_info(dataset), sources, payload)
 
@@ -63,12 +74,14 @@ def store_grid(engine: Engine, index: GeographyIndex) -> None:
         log.info("grid of dataset %d not cached: %s", index.dataset.id, type(exc).__name__)
 
 
-def load_index(engine: Engine) -> QpvIndex:
-    """Load the dataset in use for every geography into a fresh index."""
+def load_index(engine: Engine, divisions: AdminDivisions | None = None) -> QpvIndex:
+    """Load the dataset in use for every geography into a fresh index; the administrative
+    divisions, when given, name the communes that a file gives by INSEE code only."""
     geographies: dict[Geography, GeographyIndex] = {}
     with Session(engine) as session:
         for dataset in repositories.current_datasets(session):
-            geographies[Geography(dataset.geography)] = build_geography(session, dataset)
+            index = build_geography(session, dataset, divisions)
+            geographies[Geography(dataset.geography)] = index
     for index in geographies.values():
         if not index.grid_loaded:
             log.info("grid of dataset %d built (no valid cache)", index.dataset.id)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.data.importer import import_qpv_file
-from app.data.sources import Source, fetch, find_local, load_manifest
+from app.data.sources import QPV, Source, fetch, find_local, load_manifest
 from app.db.session import make_engine
 from app.errors import UpstreamError
 from app.spatial.geography import Geography
@@ -75,7 +75,7 @@ def _source(base: str, sha256: str | None = None) -> Source:
 
 
 def test_the_packaged_manifest_names_both_geographies() -> None:
-    sources = load_manifest()
+    sources = load_manifest(kind=QPV)
     assert {s.geography for s in sources} == {Geography.QPV2015, Geography.QPV2024}
     assert all(find_local(s, GEODATA) is not None for s in sources)
 
