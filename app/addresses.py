@@ -13,19 +13,17 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import Geod
 
+from app.codes import citycode_problem, departement_of_citycode, postcode_problem
 from app.divisions import AdminDivisions
 from app.errors import InvalidInput, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.settings import Settings
-from app.spatial.communes import departement_of_citycode
 from app.spatial.geography import Geography
 from app.spatial.index import GeographyIndex, PointAnswer, QpvIndex
 from app.spatial.territories import Territory, territory_of_departement, territory_of_point
 
 MAX_QUERY_CHARS = 250
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_POSTCODE = re.compile(r"^\d{5}$")
-_CITYCODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 _GEOD = Geod(ellps="GRS80")
 
 
@@ -103,13 +101,11 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
     ):
         raise InvalidInput("give q (free text) or at least voie, commune, code_postal or citycode")
     postcode = fields["code_postal"]
-    if postcode and (not _POSTCODE.match(postcode) or not _known_postcode(postcode)):
-        raise InvalidInput(f"code_postal {postcode!r} is not a French postcode")
+    if postcode and (problem := postcode_problem(postcode, divisions)):
+        raise InvalidInput(f"code_postal {postcode!r} {problem}")
     citycode = (fields["citycode"] or "").upper() or None
-    if citycode and not _CITYCODE.match(citycode):
-        raise InvalidInput(f"citycode {citycode!r} is not an INSEE commune code")
-    if divisions is not None:
-        _check_existence(postcode, citycode, divisions)
+    if citycode and (problem := citycode_problem(citycode, divisions)):
+        raise InvalidInput(f"citycode {citycode!r} {problem}")
     return AddressQuery(
         q=fields["q"] or None,
         numero=fields["numero"] or None,
@@ -118,25 +114,6 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
         commune=fields["commune"] or None,
         citycode=citycode,
     )
-
-
-def _check_existence(postcode: str | None, citycode: str | None, divisions: AdminDivisions) -> None:
-    """Refuse well-formed codes that the administrative divisions do not know."""
-    source = f"administrative divisions {divisions.info.version}"
-    if postcode and not divisions.knows_postcode(postcode):
-        raise InvalidInput(
-            f"code_postal {postcode!r} does not exist (La Poste postcodes, {source})"
-        )
-    if citycode and not divisions.knows_citycode(citycode):
-        raise InvalidInput(
-            f"citycode {citycode!r} is not an INSEE commune code, current or former ({source})"
-        )
-
-
-def _known_postcode(postcode: str) -> bool:
-    # Postcodes start with the département number: 01-95, 97x/98x overseas (20 for Corsica).
-    prefix = int(postcode[:2])
-    return 1 <= prefix <= 95 or prefix in (97, 98)
 
 
 class AddressResolver:

@@ -7,7 +7,6 @@ idempotent by content hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tarfile
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.db import divisions as repository
 from app.divisions import CommuneEntry, CommuneKind
 from app.errors import ImportRefused
+from app.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 COMMUNES_MEMBER = "package/data/communes.json"
@@ -45,15 +45,6 @@ class DivisionsReport:
     sha256: str
     commune_count: int
     created: bool  # False when the same content had been imported before
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_package(path: Path) -> tuple[bytes, str | None]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.data.reader import file_sha256, read_qpv_file
+from app.data.reader import qpv_file_sha256, read_qpv_file
 from app.db import repositories
 from app.db.models import Dataset
 from app.spatial import grid
@@ -76,7 +76,7 @@ def _known(engine: Engine, path: Path, geography: Geography | None) -> ImportRep
     if not path.is_file():
         return None
     with Session(engine) as session:
-        dataset = repositories.find_dataset_by_sha(session, file_sha256(path))
+        dataset = repositories.find_dataset_by_sha(session, qpv_file_sha256(path))
         if dataset is None or (geography is not None and dataset.geography != str(geography)):
             return None  # a new file, or one to refuse: the full read says why
         report = ImportReport(

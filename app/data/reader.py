@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from app.errors import ImportRefused
+from app.hashing import file_sha256
 from app.spatial.geography import CODE_PATTERNS, Geography, departement_of_code
 from app.spatial.territories import territory_of_departement
 
@@ -52,14 +52,11 @@ class QpvFile:
     repaired_count: int
 
 
-def file_sha256(path: Path) -> str:
+def qpv_file_sha256(path: Path) -> str:
     """Content hash of a file; a shapefile is hashed with its sidecars (attributes are in .dbf)."""
-    digest = hashlib.sha256()
-    parts = [path.with_suffix(ext) for ext in SIDECARS] if path.suffix.lower() == ".shp" else [path]
-    for part in parts:
-        if part.exists():
-            digest.update(part.read_bytes())
-    return digest.hexdigest()
+    if path.suffix.lower() != ".shp":
+        return file_sha256(path)
+    return file_sha256(*(p for p in (path.with_suffix(e) for e in SIDECARS) if p.exists()))
 
 
 def _ogr_path(path: Path, member: str | None) -> str:
@@ -197,7 +194,7 @@ def read_qpv_file(
     return QpvFile(
         geography=found,
         rows=rows,
-        sha256=file_sha256(path),
+        sha256=qpv_file_sha256(path),
         source_name=path.name if member is None else f"{path.name}/{member}",
         source_crs=CRS.from_user_input(source_crs).to_string(),
         repaired_count=repaired,

@@ -17,11 +17,12 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.data.divisions import file_sha256, import_divisions
+from app.data.divisions import import_divisions
 from app.data.importer import import_qpv_file
 from app.data.sources import DIVISIONS, QPV, Source, fetch, find_local, load_manifest
 from app.db import repositories
 from app.geocoding.ban_import import import_ban_files
+from app.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 BAN_FILES = re.compile(r"^adresses-.+\.csv(?:\.gz)?$")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,8 +12,10 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from app.codes import commune_code
 from app.errors import GeographyNotLoaded, InvalidInput
-from app.spatial.communes import CommuneIndex, commune_code
+from app.folding import fold
+from app.spatial.communes import CommuneIndex
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.grid import CellGrid
 from app.spatial.territories import (
@@ -360,12 +361,6 @@ def _cached_grid(
     )
     expected = exact_tag(tree, probes[:, 0], probes[:, 1])
     return grid if np.array_equal(grid.query(probes[:, 0], probes[:, 1]), expected) else None
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for forgiving text filters."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from functools import cache
 
 from pyproj import Transformer
 
+from app.codes import METRO_DEPARTEMENTS
 from app.errors import InvalidInput
 
 
@@ -42,10 +43,10 @@ def _transformer(source: int, target: int) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)
 
 
-_METRO_DEPTS = frozenset([f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"])
-
 TERRITORIES: tuple[Territory, ...] = (
-    Territory("hexagone", "Hexagone et Corse", 2154, False, _METRO_DEPTS, (-5.8, 41.2, 10.0, 51.6)),
+    Territory(
+        "hexagone", "Hexagone et Corse", 2154, False, METRO_DEPARTEMENTS, (-5.8, 41.2, 10.0, 51.6)
+    ),
     Territory(
         "antilles",
         "Guadeloupe, Martinique, Saint-Martin",

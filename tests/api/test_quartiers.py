@@ -101,20 +101,6 @@ def test_probes_report_live_and_ready(client: TestClient) -> None:
     assert checks["divisions"] == "c189ffd5b33f"
 
 
-def test_a_configured_geocoder_without_data_makes_the_service_not_ready(
-    loaded_sqlite_url: str,
-) -> None:
-    from app.main import create_app
-    from app.settings import Settings
-
-    settings = Settings(database_url=loaded_sqlite_url, geocoders=["local"])
-    with TestClient(create_app(settings)) as app:
-        response = app.get("/readyz")
-    assert response.status_code == 503
-    assert response.headers["content-type"] == "application/problem+json"
-    assert "local" in response.json()["detail"] and "qpv setup" in response.json()["detail"]
-
-
 def test_an_empty_database_is_live_but_not_ready(sqlite_url: str) -> None:
     from app.main import create_app
     from app.settings import Settings
@@ -142,18 +128,42 @@ def test_openapi_documents_the_problem_shape_and_point_parameters(client: TestCl
     assert "application/problem+json" in point["responses"]["422"]["content"]
 
 
-def test_without_administrative_divisions_the_service_still_serves_and_says_so(
-    sqlite_url: str,
-) -> None:
+@pytest.fixture(scope="module")
+def qpv2024_only_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with the 2024 geography only: no divisions, no offline geocoder."""
     from app.data.importer import import_qpv_file
+    from app.db.migrate import upgrade
     from app.db.session import make_engine
-    from app.main import create_app
-    from app.settings import Settings
     from tests.conftest import QPV2024_GEOJSON
 
-    import_qpv_file(make_engine(sqlite_url), QPV2024_GEOJSON)
-    with TestClient(create_app(Settings(database_url=sqlite_url, geocoders=[]))) as app:
+    url = f"sqlite:///{tmp_path_factory.mktemp('partial') / 'qpv.sqlite3'}"
+    upgrade(url)
+    import_qpv_file(make_engine(url), QPV2024_GEOJSON)
+    return url
+
+
+def test_without_administrative_divisions_the_service_still_serves_and_says_so(
+    qpv2024_only_url: str,
+) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    with TestClient(create_app(Settings(database_url=qpv2024_only_url, geocoders=[]))) as app:
         ready = app.get("/readyz")
         quartier = app.get("/v1/qpv/QN09313I").json()["properties"]
     assert ready.status_code == 200 and ready.json()["checks"]["divisions"] == "absent"
     assert quartier["communes"] == [] and quartier["insee_codes"] == ["93010", "93077"]
+
+
+def test_a_configured_geocoder_without_data_makes_the_service_not_ready(
+    qpv2024_only_url: str,
+) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings(database_url=qpv2024_only_url, geocoders=["local"])
+    with TestClient(create_app(settings)) as app:
+        response = app.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "local" in response.json()["detail"] and "qpv setup" in response.json()["detail"]
