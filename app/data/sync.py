@@ -15,13 +15,12 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
+from app.data.ban_import import import_ban_files
 from app.data.divisions import import_divisions
 from app.data.importer import import_qpv_file
 from app.data.sources import DIVISIONS, QPV, Source, fetch, find_local, load_manifest
-from app.db import repositories
-from app.geocoding.ban_import import import_ban_files
+from app.db import ban_repository
 from app.hashing import file_sha256
 
 log = logging.getLogger(__name__)
@@ -101,10 +100,9 @@ def sync_ban(engine: Engine, folder: Path) -> Iterator[SyncLine]:
         yield SyncLine("missing", f"no BAN file under {folder}: address lookups need `ban`")
         return
     hashes = {path: file_sha256(path) for path in paths}
-    with Session(engine) as session:
-        known = repositories.ban_import_hashes(session)
-        complete = repositories.ban_has_addresses(session)
-    if complete and set(hashes.values()) <= known:
+    if ban_repository.has_addresses(engine) and set(hashes.values()) <= (
+        ban_repository.imported_hashes(engine)
+    ):
         for path in paths:
             yield SyncLine("already imported", f"{path.name} -> offline geocoder")
         return

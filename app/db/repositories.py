@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.data.reader import QpvFile, QpvRow
-from app.db.models import BanAddress, BanImport, Dataset, Qpv, QpvGrid
+from app.db.models import Dataset, Qpv, QpvGrid
 
 
 def find_dataset_by_sha(session: Session, sha256: str) -> Dataset | None:
@@ -88,13 +88,3 @@ def grid_payload(session: Session, dataset_id: int, grid_format: int) -> bytes |
 def save_grid(session: Session, dataset_id: int, grid_format: int, payload: bytes) -> None:
     """Store (or replace) the membership grid of a dataset."""
     session.merge(QpvGrid(dataset_id=dataset_id, format=grid_format, payload=payload))
-
-
-def ban_import_hashes(session: Session) -> set[str]:
-    """Content hashes of the BAN files imported into the offline geocoder's tables."""
-    return set(session.scalars(select(BanImport.sha256)))
-
-
-def ban_has_addresses(session: Session) -> bool:
-    """Whether the offline geocoder's tables hold any address (no count: they can be huge)."""
-    return session.scalar(select(BanAddress.id).limit(1)) is not None
