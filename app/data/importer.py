@@ -30,6 +30,18 @@ class ImportReport:
     sha256: str
     created: bool  # False when the same content had been imported before
 
+    @classmethod
+    def of(cls, dataset: Dataset, created: bool) -> ImportReport:
+        """The report on a stored dataset."""
+        return cls(
+            dataset.id,
+            Geography(dataset.geography),
+            dataset.feature_count,
+            dataset.repaired_count,
+            dataset.sha256,
+            created,
+        )
+
 
 def import_qpv_file(
     engine: Engine,
@@ -49,14 +61,7 @@ def import_qpv_file(
         created = dataset is None
         if dataset is None:
             dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
-        report = ImportReport(
-            dataset.id,
-            Geography(dataset.geography),
-            dataset.feature_count,
-            dataset.repaired_count,
-            dataset.sha256,
-            created,
-        )
+        report = ImportReport.of(dataset, created)
     # The membership grid takes a second or two to build: once here, not at every start-up.
     _ensure_grid(engine, report.dataset_id)
     log.info(
@@ -79,14 +84,7 @@ def _known(engine: Engine, path: Path, geography: Geography | None) -> ImportRep
         dataset = repositories.find_dataset_by_sha(session, qpv_file_sha256(path))
         if dataset is None or (geography is not None and dataset.geography != str(geography)):
             return None  # a new file, or one to refuse: the full read says why
-        report = ImportReport(
-            dataset.id,
-            Geography(dataset.geography),
-            dataset.feature_count,
-            dataset.repaired_count,
-            dataset.sha256,
-            False,
-        )
+        report = ImportReport.of(dataset, created=False)
         has_grid = repositories.grid_payload(session, dataset.id, grid.FORMAT) is not None
     if not has_grid:
         _ensure_grid(engine, report.dataset_id)

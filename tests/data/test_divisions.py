@@ -6,9 +6,7 @@ import hashlib
 import io
 import json
 import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -23,6 +21,7 @@ from app.db.models import Commune, DivisionsImport
 from app.db.session import make_engine
 from app.errors import ImportRefused, UpstreamError
 from tests.conftest import DIVISIONS_TGZ, GEODATA
+from tests.data.loopback import Publisher, serve
 
 PACKAGE = DIVISIONS_TGZ.read_bytes()
 SHA256 = hashlib.sha256(PACKAGE).hexdigest()
@@ -90,41 +89,20 @@ def test_without_divisions_the_reference_is_absent(sqlite_url: str) -> None:
     assert load_divisions(make_engine(sqlite_url)) is None
 
 
-class _Registry(BaseHTTPRequestHandler):
-    """An npm registry on loopback: abbreviated metadata and the tarball."""
-
-    requests: list[str] = []  # noqa: RUF012 - shared log, reset per test
-
-    def do_GET(self) -> None:
-        self.requests.append(self.path)
-        host = f"http://127.0.0.1:{self.server.server_address[1]}"
-        if self.path == "/@etalab%2fdecoupage-administratif":
-            dist = {"tarball": f"{host}/{NPM_NAME}/-/{TARBALL}"}
-            body = json.dumps(
-                {"dist-tags": {"latest": "6.0.0"}, "versions": {"6.0.0": {"dist": dist}}}
-            ).encode()
-        elif self.path == f"/{NPM_NAME}/-/{TARBALL}":
-            body = PACKAGE
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def _registry_routes(host: str) -> dict[str, bytes]:
+    """An npm registry: the package's abbreviated metadata and its tarball."""
+    dist = {"tarball": f"{host}/{NPM_NAME}/-/{TARBALL}"}
+    metadata = {"dist-tags": {"latest": "6.0.0"}, "versions": {"6.0.0": {"dist": dist}}}
+    return {
+        "/@etalab%2fdecoupage-administratif": json.dumps(metadata).encode(),
+        f"/{NPM_NAME}/-/{TARBALL}": PACKAGE,
+    }
 
 
 @pytest.fixture
-def registry() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    _Registry.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def registry() -> Iterator[Publisher]:
+    with serve(_registry_routes) as running:
+        yield running
 
 
 def _source(registry: str, version: str = "6.0.0", sha256: str | None = SHA256) -> Source:
@@ -147,25 +125,25 @@ def test_the_packaged_manifest_finds_the_divisions_in_the_data_folder() -> None:
 
 
 def test_a_missing_package_is_downloaded_from_the_npm_registry_and_imports(
-    tmp_path: Path, registry: str, sqlite_url: str
+    tmp_path: Path, registry: Publisher, sqlite_url: str
 ) -> None:
     with httpx.Client() as client:
-        path = fetch(_source(registry), tmp_path / "empty", tmp_path / "cache", client)
+        path = fetch(_source(registry.url), tmp_path / "empty", tmp_path / "cache", client)
     assert path.read_bytes() == PACKAGE
-    assert _Registry.requests == ["/@etalab%2fdecoupage-administratif", f"/{NPM_NAME}/-/{TARBALL}"]
+    assert registry.requests == ["/@etalab%2fdecoupage-administratif", f"/{NPM_NAME}/-/{TARBALL}"]
     assert import_divisions(make_engine(sqlite_url), path).commune_count == 37590
 
 
 def test_a_download_with_the_wrong_hash_is_refused_and_not_kept(
-    tmp_path: Path, registry: str
+    tmp_path: Path, registry: Publisher
 ) -> None:
     with httpx.Client() as client, pytest.raises(UpstreamError, match="sha256"):
-        fetch(_source(registry, sha256="0" * 64), tmp_path, tmp_path / "cache", client)
+        fetch(_source(registry.url, sha256="0" * 64), tmp_path, tmp_path / "cache", client)
     assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_a_version_the_registry_does_not_list_is_a_clear_error(
-    tmp_path: Path, registry: str
+    tmp_path: Path, registry: Publisher
 ) -> None:
     with httpx.Client() as client, pytest.raises(UpstreamError, match=r"no version 9\.9\.9"):
-        fetch(_source(registry, version="9.9.9"), tmp_path, tmp_path / "cache", client)
+        fetch(_source(registry.url, version="9.9.9"), tmp_path, tmp_path / "cache", client)
