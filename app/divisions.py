@@ -125,3 +125,16 @@ class AdminDivisions:
         """A commune filter with former and arrondissement codes replaced by the current
         commune's code; names and unknown codes are returned unchanged."""
         return self.current_code(commune) or commune
+
+    def complete(
+        self, names: tuple[str, ...], codes: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A quartier's commune names and INSEE codes as published, the names filled from the
+        codes when the file has none (2024), and the code of the commune that has since
+        absorbed a merged one added, so that today's addresses find their quartiers."""
+        if not names:
+            found = (self.name(code) or self.current_name(code) for code in codes)
+            names = tuple(dict.fromkeys(name for name in found if name))
+        current = (self.current_code(code) for code in codes)
+        codes += tuple(dict.fromkeys(c for c in current if c is not None and c not in codes))
+        return names, codes

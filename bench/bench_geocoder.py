@@ -45,7 +45,8 @@ from app.db.session import make_engine  # noqa: E402
 from app.folding import fix_mojibake  # noqa: E402
 from app.geocoding.base import AddressQuery, Candidate, MatchType  # noqa: E402
 from app.geocoding.local import LocalGeocoder  # noqa: E402
-from app.spatial.index import DatasetInfo, GeographyIndex, QpvInfo, QpvSource  # noqa: E402
+from app.spatial.index import GeographyIndex  # noqa: E402
+from app.spatial.records import DatasetInfo, QpvInfo, QpvSource  # noqa: E402
 
 GEODATA = Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata"))
 BAN_PARIS = GEODATA / "ban" / "adresses-75.csv.gz"

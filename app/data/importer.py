@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.data.reader import qpv_file_sha256, read_qpv_file
 from app.db import repositories
-from app.db.models import Dataset
+from app.db.loader import ensure_grid
 from app.spatial import grid
 from app.spatial.geography import Geography
-from app.spatial.loader import build_geography, store_grid
+from app.spatial.records import DatasetInfo
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,15 @@ class ImportReport:
     created: bool  # False when the same content had been imported before
 
     @classmethod
-    def of(cls, dataset: Dataset, created: bool) -> ImportReport:
+    def of(cls, dataset: DatasetInfo, created: bool) -> ImportReport:
         """The report on a stored dataset."""
         return cls(
-            dataset.id,
-            Geography(dataset.geography),
-            dataset.feature_count,
-            dataset.repaired_count,
-            dataset.sha256,
-            created,
+            dataset_id=dataset.id,
+            geography=dataset.geography,
+            feature_count=dataset.feature_count,
+            repaired_count=dataset.repaired_count,
+            sha256=dataset.sha256,
+            created=created,
         )
 
 
@@ -63,7 +63,7 @@ def import_qpv_file(
             dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
         report = ImportReport.of(dataset, created)
     # The membership grid takes a second or two to build: once here, not at every start-up.
-    _ensure_grid(engine, report.dataset_id)
+    ensure_grid(engine, report.dataset_id)
     log.info(
         "%s %s: geography %s, %d QPV (%d repaired), dataset %d",
         "imported" if created else "already imported",
@@ -82,20 +82,10 @@ def _known(engine: Engine, path: Path, geography: Geography | None) -> ImportRep
         return None
     with Session(engine) as session:
         dataset = repositories.find_dataset_by_sha(session, qpv_file_sha256(path))
-        if dataset is None or (geography is not None and dataset.geography != str(geography)):
+        if dataset is None or (geography is not None and dataset.geography != geography):
             return None  # a new file, or one to refuse: the full read says why
         report = ImportReport.of(dataset, created=False)
         has_grid = repositories.grid_payload(session, dataset.id, grid.FORMAT) is not None
     if not has_grid:
-        _ensure_grid(engine, report.dataset_id)
+        ensure_grid(engine, report.dataset_id)
     return report
-
-
-def _ensure_grid(engine: Engine, dataset_id: int) -> None:
-    """Build and cache the dataset's membership grid unless a valid one is stored."""
-    with Session(engine) as session:
-        dataset = session.get(Dataset, dataset_id)
-        assert dataset is not None
-        index = build_geography(session, dataset)
-    if not index.grid_loaded:
-        store_grid(engine, index)

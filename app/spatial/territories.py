@@ -9,7 +9,7 @@ from functools import cache
 from pyproj import Transformer
 
 from app.codes import METRO_DEPARTEMENTS
-from app.errors import InvalidInput
+from app.errors import InvalidInput, UnknownDepartement
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,9 @@ def territory_of_departement(dept: str) -> Territory:
     try:
         return _BY_DEPT[dept]
     except KeyError:
-        raise ValueError(f"unknown département code {dept!r}") from None
+        raise UnknownDepartement(
+            f"département {dept} has no QPV territory", departement=dept
+        ) from None
 
 
 def territory_of_point(lon: float, lat: float) -> Territory | None:
