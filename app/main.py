@@ -12,10 +12,10 @@ from app import logs
 from app.api import problems
 from app.api.routes import addresses, datasets, health, points, quartiers
 from app.data.ban_import import load_local_geocoder_if_ready
+from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
 from app.settings import Settings
-from app.spatial.loader import load_index
 
 log = logging.getLogger(__name__)
 

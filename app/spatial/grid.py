@@ -37,6 +37,8 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from app.errors import CorruptGrid, InvalidGeometry, InvalidInput
+
 __all__ = ["DEFAULT_LEVELS", "FORMAT", "CellGrid", "tag_points"]
 
 # Bits per axis added at each level below the 1° root: 1° -> 1/64° (~1.7 km) -> 1/512°
@@ -136,9 +138,9 @@ class CellGrid:
         """Index polygons (1-D object array, lon/lat, valid); array position = polygon id."""
         geoms = np.asarray(geoms, dtype=object)
         if geoms.ndim != 1:
-            raise ValueError("geoms must be a 1-D array of polygons")
+            raise InvalidGeometry("geoms must be a 1-D array of polygons")
         if not levels or min(levels) < 1:
-            raise ValueError("levels must be one or more positive bit counts")
+            raise InvalidInput("levels must be one or more positive bit counts")
         n = len(geoms)
         fine = sum(levels)
         scale = float(2**fine)
@@ -168,9 +170,9 @@ class CellGrid:
         nx0 = math.floor(max(ax.max(), bx.max())) - x0 + 3
         ny0 = math.floor(max(ay.max(), by.max())) - y0 + 3
         if max(nx0, ny0) * scale >= 2**31:
-            raise ValueError("extent too large for int32 fine-cell coordinates")
+            raise InvalidGeometry("extent too large for int32 fine-cell coordinates")
         if (nx0 << fine) * (ny0 << fine) * max(n, 1) >= 2**62:
-            raise ValueError("too many polygons for int64 (cell, polygon) keys at this extent")
+            raise InvalidGeometry("too many polygons for int64 (cell, polygon) keys at this extent")
         # Edges in fine-cell units: exact scaling by a power of two, one rounding.
         ua, va = (ax - x0) * scale, (ay - y0) * scale
         ub, vb = (bx - x0) * scale, (by - y0) * scale
@@ -196,7 +198,7 @@ class CellGrid:
         x = np.ascontiguousarray(lon, dtype=np.float64)
         y = np.ascontiguousarray(lat, dtype=np.float64)
         if x.shape != y.shape or x.ndim != 1:
-            raise ValueError("lon and lat must be 1-D arrays of equal length")
+            raise InvalidInput("lon and lat must be 1-D arrays of equal length")
         out = np.empty(len(x), dtype=_I32)
         for start in range(0, len(x), CHUNK):
             stop = min(start + CHUNK, len(x))
@@ -323,11 +325,11 @@ class CellGrid:
         """
         meta = [int(v) for v in np.asarray(arrays["meta"])]
         if meta[0] != FORMAT:
-            raise ValueError(f"unknown CellGrid format {meta[0]}")
+            raise CorruptGrid(f"unknown CellGrid format {meta[0]}")
         x0, y0, nx0, ny0, n = meta[1:6]
         geoms = np.asarray(geoms, dtype=object)
         if len(geoms) != n:
-            raise ValueError(f"these arrays index {n} polygons, not {len(geoms)}")
+            raise CorruptGrid(f"these arrays index {n} polygons, not {len(geoms)}")
         geoms = _prepared(geoms)
         return cls(
             geoms,
@@ -392,40 +394,17 @@ def _build_cells(
     n, fine, nx0, ny0 = len(ctx.geoms), ctx.fine, ctx.nx0, ctx.ny0
     chunks: list[NDArray[np.int32]] = []
     next_slot = nx0 * ny0
-    leaf_ptr: list[int] = [0]
-    leaf_ids: list[NDArray[np.int64]] = []
-    n_leaves = 0
+    leaf_ptr, leaf_ids = np.zeros(1, _I32), np.zeros(0, _I32)
 
     level = _root_level(ctx)
     root = np.full(nx0 * ny0, -1, dtype=_I32)
     chunks.append(root)
     for depth in range(len(levels) + 1):
-        last = depth == len(levels)
-        ncell = len(level.slot)
         entry = np.where(level.cover < n, level.cover, -1)
-        has = np.zeros(ncell, dtype=bool)
+        has = np.zeros(len(level.slot), dtype=bool)
         has[level.cand_cell] = True
-        if last:
-            # Boundary leaves: a single candidate with nothing behind is inlined.
-            counts = np.bincount(level.cand_cell, minlength=ncell)
-            single = (counts == 1) & (level.cover >= n)
-            first = np.cumsum(counts) - counts  # cand_cell is sorted
-            idx = np.flatnonzero(single)
-            entry[idx] = -2 - level.cand_poly[first[idx]]
-            multi = np.flatnonzero(has & ~single)
-            if len(multi):
-                cnt = counts[multi]
-                sel = np.isin(level.cand_cell, multi)
-                ids = level.cand_poly[sel]
-                # Candidates of one leaf, then its fallback (cover or -1).
-                starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-                fall = np.where(level.cover[multi] < n, level.cover[multi], -1)
-                ids_full = np.insert(ids, starts + cnt, fall)
-                ptr = np.cumsum(cnt + 1) + leaf_ptr[-1]
-                leaf_ptr.extend(ptr.tolist())
-                leaf_ids.append(ids_full)
-                entry[multi] = -2 - n - (n_leaves + np.arange(len(multi)))
-                n_leaves += len(multi)
+        if depth == len(levels):
+            leaf_ptr, leaf_ids = _boundary_leaves(level, n, entry, has)
             _write(chunks, level.slot, entry)
             break
         # Refine every cell with candidates into a block of children.
@@ -449,10 +428,33 @@ def _build_cells(
         sh = fine - sum(levels[: depth + 1])
         level = _child_level(ctx, level, refine, starts_abs, bits, sh)
     if next_slot + n >= 2**31:
-        raise ValueError("grid too large for int32 entries")
-    ptr_arr = np.asarray(leaf_ptr, dtype=_I32)
-    ids_arr = (np.concatenate(leaf_ids) if leaf_ids else np.zeros(0, _I64)).astype(_I32)
-    return np.concatenate(chunks), ptr_arr, ids_arr
+        raise InvalidGeometry("grid too large for int32 entries")
+    return np.concatenate(chunks), leaf_ptr, leaf_ids
+
+
+def _boundary_leaves(
+    level: _Level, n: int, entry: NDArray[np.int64], has: NDArray[np.bool_]
+) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Last level: inline a single candidate into ``entry``, list several as a leaf.
+
+    Returns the leaf pointers and the leaf ids: the candidates of each leaf, then its
+    fallback (the covering polygon, or -1).
+    """
+    counts = np.bincount(level.cand_cell, minlength=len(level.slot))
+    single = (counts == 1) & (level.cover >= n)
+    first = np.cumsum(counts) - counts  # cand_cell is sorted
+    idx = np.flatnonzero(single)
+    entry[idx] = -2 - level.cand_poly[first[idx]]
+    multi = np.flatnonzero(has & ~single)
+    if len(multi) == 0:
+        return np.zeros(1, _I32), np.zeros(0, _I32)
+    cnt = counts[multi]
+    ids = level.cand_poly[np.isin(level.cand_cell, multi)]
+    starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    fall = np.where(level.cover[multi] < n, level.cover[multi], -1)
+    entry[multi] = -2 - n - np.arange(len(multi))
+    leaf_ptr = np.concatenate([[0], np.cumsum(cnt + 1)]).astype(_I32)
+    return leaf_ptr, np.insert(ids, starts + cnt, fall).astype(_I32)
 
 
 def _release_free_memory() -> None:
@@ -499,7 +501,7 @@ def _edges(
     parts, part_poly = shapely.get_parts(geoms, return_index=True)
     poly_mask = shapely.get_type_id(parts) == 3  # polygons only; make_valid may leave lines
     if not poly_mask.all():
-        raise ValueError("geometries must be Polygon or MultiPolygon")
+        raise InvalidGeometry("geometries must be Polygon or MultiPolygon")
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
     same = coord_ring[1:] == coord_ring[:-1]

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from app.errors import GeographyNotLoaded, InvalidInput
-from app.spatial.communes import CommuneIndex, commune_code
+from app.codes import commune_code
+from app.errors import CorruptGrid, GeographyNotLoaded, InvalidInput
+from app.folding import fold
+from app.spatial.communes import CommuneIndex
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.grid import CellGrid
+from app.spatial.records import DatasetInfo, QpvInfo, QpvSource
 from app.spatial.territories import (
     TERRITORIES,
     TERRITORY_BY_KEY,
@@ -38,44 +40,6 @@ class PointStatus(StrEnum):
     IN = "in"
     OUT = "out"
     NEAR_BOUNDARY = "near_boundary"
-
-
-@dataclass(frozen=True, slots=True)
-class QpvInfo:
-    """Descriptive attributes of one quartier."""
-
-    code: str
-    name: str
-    departement: str
-    territory: str
-    communes: tuple[str, ...]
-    insee_codes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetInfo:
-    """Provenance of the dataset an answer was computed from."""
-
-    id: int
-    geography: Geography
-    source_name: str
-    sha256: str
-    feature_count: int
-    repaired_count: int
-    imported_at: datetime
-
-    @property
-    def version(self) -> str:
-        """A short, stable version label: the first 12 hex digits of the content hash."""
-        return self.sha256[:12]
-
-
-@dataclass(frozen=True, slots=True)
-class QpvSource:
-    """One quartier as handed to the index builder."""
-
-    info: QpvInfo
-    geom: shapely.Geometry  # WGS84, valid, polygonal
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,58 +238,56 @@ class GeographyIndex:
     def lookup(self, lon: float, lat: float, tolerance_m: float) -> PointAnswer:
         """The full answer for one point: status, quartier, nearest boundary and distance."""
         hits = self.covering(lon, lat)
-        inside = bool(hits)
-        territory = (
-            TERRITORY_BY_KEY[self.infos[hits[0]].territory]
-            if inside
-            else territory_of_point(lon, lat)
-        )
-        qpv = self.infos[hits[0]] if inside else None
-        also_in = tuple(self.infos[i] for i in hits[1:])
+        qpv = self.infos[hits[0]] if hits else None
+        territory = TERRITORY_BY_KEY[qpv.territory] if qpv else territory_of_point(lon, lat)
         if territory is None or territory.key not in self.parts:
             return PointAnswer(
-                PointStatus.OUT,
-                False,
-                None,
-                (),
-                None,
-                None,
-                territory,
-                self.geography,
-                self.dataset,
-                "Outside every territory that has QPV in this geography.",
+                status=PointStatus.OUT,
+                inside=False,
+                qpv=None,
+                also_in=(),
+                nearest=None,
+                distance_m=None,
+                territory=territory,
+                geography=self.geography,
+                dataset=self.dataset,
+                reason="Outside every territory that has QPV in this geography.",
             )
         nearest_id, distance = self.nearest_boundary(lon, lat, territory)
         nearest = self.infos[nearest_id]
-        if distance <= tolerance_m:
-            side = "inside" if inside else "outside"
-            status = PointStatus.NEAR_BOUNDARY
-            reason = (
-                f"{distance:.1f} m from the boundary of {nearest.code}, {side}; within the "
-                f"{tolerance_m:g} m tolerance, so the side is not certain."
-            )
-        elif inside:
-            assert qpv is not None
-            status = PointStatus.IN
-            reason = f"Inside {qpv.code} ({qpv.name}), {distance:.0f} m from its boundary."
-        else:
-            status = PointStatus.OUT
-            reason = (
-                f"Outside every QPV; the nearest is {nearest.code} ({nearest.name}) "
-                f"at {distance:.0f} m."
-            )
+        status, reason = _status(qpv, nearest, distance, tolerance_m)
         return PointAnswer(
-            status,
-            inside,
-            qpv,
-            also_in,
-            nearest,
-            distance,
-            territory,
-            self.geography,
-            self.dataset,
-            reason,
+            status=status,
+            inside=qpv is not None,
+            qpv=qpv,
+            also_in=tuple(self.infos[i] for i in hits[1:]),
+            nearest=nearest,
+            distance_m=distance,
+            territory=territory,
+            geography=self.geography,
+            dataset=self.dataset,
+            reason=reason,
         )
+
+
+def _status(
+    qpv: QpvInfo | None, nearest: QpvInfo, distance: float, tolerance_m: float
+) -> tuple[PointStatus, str]:
+    """The status of a point and why, from the quartier holding it and the nearest boundary."""
+    if distance <= tolerance_m:
+        side = "inside" if qpv is not None else "outside"
+        return PointStatus.NEAR_BOUNDARY, (
+            f"{distance:.1f} m from the boundary of {nearest.code}, {side}; within the "
+            f"{tolerance_m:g} m tolerance, so the side is not certain."
+        )
+    if qpv is not None:
+        return (
+            PointStatus.IN,
+            f"Inside {qpv.code} ({qpv.name}), {distance:.0f} m from its boundary.",
+        )
+    return PointStatus.OUT, (
+        f"Outside every QPV; the nearest is {nearest.code} ({nearest.name}) at {distance:.0f} m."
+    )
 
 
 def exact_tag(
@@ -348,7 +310,7 @@ def _cached_grid(
         return None
     try:
         grid = CellGrid.from_bytes(geoms, payload)
-    except (ValueError, KeyError, OSError):
+    except (CorruptGrid, ValueError, KeyError, OSError):  # ValueError: numpy's own
         return None
     # A vertex and an inner point of each polygon: cheap, and any drift in order or geometry
     # between the cache and the polygons shows up here.
@@ -360,12 +322,6 @@ def _cached_grid(
     )
     expected = exact_tag(tree, probes[:, 0], probes[:, 1])
     return grid if np.array_equal(grid.query(probes[:, 0], probes[:, 1]), expected) else None
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for forgiving text filters."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 
+from app.codes import is_insee_code, is_postcode
 from app.geocoding.base import AddressQuery, MatchType
 
 # BAN (addok) rejects queries shorter than 3 characters and longer than 200.
 MIN_QUERY_LEN = 3
 MAX_QUERY_LEN = 200
 MAX_LIMIT = 100
-_POSTCODE_RE = re.compile(r"\d{5}")
-_CITYCODE_RE = re.compile(r"(?:\d{5}|2[AB]\d{3})")
 # BAN requires the query to start with a letter or a digit.
 _EDGE_PUNCTUATION = " \t,;:.-_/\\'\"()[]#*"
 
@@ -54,8 +52,8 @@ def prepare(query: AddressQuery) -> Prepared | None:
     only_commune = not query.q and not query.voie and not query.numero
     return Prepared(
         q=text,
-        postcode=postcode if _POSTCODE_RE.fullmatch(postcode) else None,
-        citycode=citycode if _CITYCODE_RE.fullmatch(citycode) else None,
+        postcode=postcode if is_postcode(postcode) else None,
+        citycode=citycode if is_insee_code(citycode) else None,
         # Restrict to communes only when the caller gave nothing finer; a house number
         # query keeps every type so that BAN can fall back to the street.
         type=MatchType.MUNICIPALITY.value if only_commune else None,

@@ -17,6 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 
+from app.codes import ARRONDISSEMENTS
+from app.folding import fold
 from app.geocoding.base import AddressQuery, Candidate, GeocodeResult, MatchType
 from app.geocoding.local.fuzzy import Pool
 from app.geocoding.local.index import index_streets
@@ -25,7 +27,6 @@ from app.geocoding.normalize import (
     HouseNumber,
     ParsedAddress,
     canonical_rep,
-    fold,
     normalize_city,
     normalize_street,
     parse_address,
@@ -34,7 +35,6 @@ from app.geocoding.normalize import (
     street_type,
     strip_type,
 )
-from app.spatial.communes import ARRONDISSEMENTS
 
 # Score factors, tuned against the bench (bench/bench_geocoder.py) and BAN's own scale.
 TOP_SCORE = 0.97  # a clean, exact, complete address (BAN gives 0.95-0.98)

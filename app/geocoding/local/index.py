@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.codes import ARRONDISSEMENT_SUFFIX, ARRONDISSEMENTS
 from app.geocoding.local.tables import StreetTable
 from app.geocoding.normalize import normalize_city, street_key, strip_type
-from app.spatial.communes import ARRONDISSEMENT_SUFFIX, ARRONDISSEMENTS
 
 
 @dataclass(frozen=True, slots=True)
