@@ -68,3 +68,13 @@ def test_sync_offline_without_files_says_what_is_missing(
     assert main(["data", "sync", "--offline"]) == 1
     out = capsys.readouterr().out
     assert out.count("missing:") == 3 and "no administrative divisions" in out
+
+
+def test_setup_against_a_database_that_does_not_answer_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QPV_DATABASE_URL", "postgresql+psycopg://postgres:secret@127.0.0.1:9/qpv")
+    assert main(["setup", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qpv: error: could not create or migrate the database")
+    assert "secret" not in err and err.count("\n") == 1

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.data.importer import ImportReport, import_qpv_file
 from app.data.sync import SyncLine, sync_ban, sync_sources
@@ -94,6 +94,8 @@ def _setup(args: argparse.Namespace) -> int:
     try:
         create_database(url)
         upgrade(url)
-    except OperationalError as exc:
-        raise UpstreamError(f"the database does not answer ({type(exc.orig).__name__})") from None
+    except SQLAlchemyError as exc:
+        # The URL may carry a password: name the failure, not the URL.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        raise UpstreamError(f"could not create or migrate the database ({cause})") from None
     return _sync(args)
