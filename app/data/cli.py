@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.data.importer import ImportReport, import_qpv_file
-from app.data.sync import SyncLine, sync_ban, sync_sources
+from app.data.importer import import_qpv_file
+from app.data.sync import SyncLine, qpv_line, sync_ban, sync_sources
 from app.db.migrate import create_database, upgrade
 from app.db.session import make_engine
 from app.errors import UpstreamError
@@ -50,20 +50,11 @@ def register(groups: Any) -> None:
     setup.set_defaults(func=_setup, all=True)
 
 
-def _print(report: ImportReport, path: Path) -> None:
-    verb = "imported" if report.created else "already imported"
-    print(
-        f"{verb}: {path.name} -> dataset {report.dataset_id}, geography {report.geography}, "
-        f"{report.feature_count} QPV ({report.repaired_count} geometries repaired), "
-        f"sha256 {report.sha256[:12]}"
-    )
-
-
 def _import(args: argparse.Namespace) -> int:
     engine = make_engine(Settings().database_url)
     geography = Geography(args.geography) if args.geography else None
     report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
-    _print(report, args.path)
+    print(qpv_line(report, args.path))
     return 0
 
 

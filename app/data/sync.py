@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from app.data.ban_import import import_ban_files
 from app.data.divisions import import_divisions
-from app.data.importer import import_qpv_file
+from app.data.importer import ImportReport, import_qpv_file
 from app.data.sources import DIVISIONS, QPV, Source, fetch, find_local, load_manifest
 from app.db import ban_repository
 from app.hashing import file_sha256
@@ -73,13 +73,17 @@ def sync_sources(
                 yield SyncLine("missing", f"no {source.geography} file under {data_dir}")
                 continue
             member = source.member if path.suffix.lower() == ".zip" else None
-            qpv = import_qpv_file(engine, path, source.geography, member=member)
-            yield SyncLine(
-                "imported" if qpv.created else "already imported",
-                f"{path.name} -> dataset {qpv.dataset_id}, geography {qpv.geography}, "
-                f"{qpv.feature_count} QPV ({qpv.repaired_count} geometries repaired), "
-                f"sha256 {qpv.sha256[:12]}",
-            )
+            yield qpv_line(import_qpv_file(engine, path, source.geography, member=member), path)
+
+
+def qpv_line(report: ImportReport, path: Path) -> SyncLine:
+    """What a QPV import did, in one line."""
+    return SyncLine(
+        "imported" if report.created else "already imported",
+        f"{path.name} -> dataset {report.dataset_id}, geography {report.geography}, "
+        f"{report.feature_count} QPV ({report.repaired_count} geometries repaired), "
+        f"sha256 {report.sha256[:12]}",
+    )
 
 
 def ban_files(folder: Path) -> list[Path]:
