@@ -9,7 +9,7 @@ PORT ?= 8000
 WORKERS ?= 2
 BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
 
-.PHONY: setup data run test lint postgis services bench clean
+.PHONY: setup data run test lint postgis services wrk bench clean
 
 setup: $(VENV)/.installed
 
@@ -53,8 +53,13 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The HTTP load generator of bench/bench_http.py (Debian package; needs root).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
 # Figures are recorded in bench/README.md; run on a quiet machine.
-bench: data postgis services
+bench: data postgis services wrk
 	$(BIN)/python bench/bench_pip.py
 	$(BIN)/python -m bench.bench_http
 	$(BIN)/python -m bench.bench_startup
