@@ -10,7 +10,7 @@ WORKERS ?= 2
 # A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 
-.PHONY: setup data run test lint postgis services bench clean
+.PHONY: setup data run test lint postgis services wrk bench clean
 
 setup: $(VENV)/.installed
 
@@ -51,8 +51,13 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The HTTP load generator of bench/bench_http.py (Debian package; needs root).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
 # Figures are recorded in bench/README.md; run on a quiet machine.
-bench: data postgis services
+bench: data postgis services wrk
 	$(BIN)/python bench/bench_pip.py
 	$(BIN)/python -m bench.bench_http
 	$(BIN)/python -m bench.bench_startup

@@ -21,26 +21,35 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    """What an import did."""
+    """What an import did: the stored dataset, and whether this import created it."""
 
-    dataset_id: int
-    geography: Geography
-    feature_count: int
-    repaired_count: int
-    sha256: str
+    dataset: DatasetInfo
     created: bool  # False when the same content had been imported before
 
-    @classmethod
-    def of(cls, dataset: DatasetInfo, created: bool) -> ImportReport:
-        """The report on a stored dataset."""
-        return cls(
-            dataset_id=dataset.id,
-            geography=dataset.geography,
-            feature_count=dataset.feature_count,
-            repaired_count=dataset.repaired_count,
-            sha256=dataset.sha256,
-            created=created,
-        )
+    @property
+    def dataset_id(self) -> int:
+        """The stored dataset's id."""
+        return self.dataset.id
+
+    @property
+    def geography(self) -> Geography:
+        """The dataset's geography."""
+        return self.dataset.geography
+
+    @property
+    def feature_count(self) -> int:
+        """How many quartiers the dataset holds."""
+        return self.dataset.feature_count
+
+    @property
+    def repaired_count(self) -> int:
+        """How many geometries the import repaired."""
+        return self.dataset.repaired_count
+
+    @property
+    def sha256(self) -> str:
+        """The source file's content hash."""
+        return self.dataset.sha256
 
 
 def import_qpv_file(
@@ -61,7 +70,7 @@ def import_qpv_file(
         created = dataset is None
         if dataset is None:
             dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
-        report = ImportReport.of(dataset, created)
+        report = ImportReport(dataset=dataset, created=created)
     # The membership grid takes a second or two to build: once here, not at every start-up.
     ensure_grid(engine, report.dataset_id)
     log.info(
@@ -84,7 +93,7 @@ def _known(engine: Engine, path: Path, geography: Geography | None) -> ImportRep
         dataset = repositories.find_dataset_by_sha(session, qpv_file_sha256(path))
         if dataset is None or (geography is not None and dataset.geography != geography):
             return None  # a new file, or one to refuse: the full read says why
-        report = ImportReport.of(dataset, created=False)
+        report = ImportReport(dataset=dataset, created=False)
         has_grid = repositories.grid_payload(session, dataset.id, grid.FORMAT) is not None
     if not has_grid:
         ensure_grid(engine, report.dataset_id)
