@@ -10,11 +10,11 @@ One module per role:
 - ``ratelimit``: the shared rate cap (aiolimiter), paused by ``Retry-After``;
 - ``retry``: retries with backoff (tenacity), honouring ``Retry-After``, within a deadline;
 - ``breaker``: the circuit breaker;
-- ``redaction``: keeps addresses out of httpx's log lines (installed by each client);
 - ``errors``: the classified failure of one request.
 
 Privacy: addresses never reach logs or ``error_detail``; only status codes, error kinds,
-counts and exception class names do (exception messages may embed the request URL).
+counts and exception class names do (exception messages may embed the request URL). Each
+client strips query strings from httpx's request log lines (``app.logs.redact_httpx_urls``).
 """
 
 from app.geocoding.ban.client import BanGeocoder
