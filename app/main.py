@@ -15,7 +15,6 @@ from app.data.ban_import import load_local_geocoder_if_ready
 from app.db.divisions import load_divisions
 from app.db.loader import load_index
 from app.db.session import make_engine
-from app.geocoding.ban.redaction import install_log_redaction
 from app.geocoding.providers import build_geocoders
 from app.settings import Settings
 
@@ -26,9 +25,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is loaded until the lifespan starts."""
     settings = settings or Settings()
     logs.configure(settings.log_level)
-    # Whatever the providers: any httpx request line of this process (clients, tests) must
-    # not carry an address in its query string.
-    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
