@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.folding import fold
+
 
 class CommuneKind(StrEnum):
     """The ``type`` of an entry of ``communes.json``."""
@@ -61,6 +63,7 @@ class AdminDivisions:
     current: dict[str, str]  # any known commune code -> the current commune it is part of
     postcodes: dict[str, tuple[str, ...]]  # postcode -> codes of the communes it serves
     former_names: dict[str, str] = field(default_factory=dict)  # merged code -> its old name
+    arrondissement_names: dict[str, str] = field(default_factory=dict)  # folded name -> city
 
     @classmethod
     def from_entries(cls, info: DivisionsInfo, entries: Iterable[CommuneEntry]) -> AdminDivisions:
@@ -97,6 +100,11 @@ class AdminDivisions:
             current=current,
             postcodes={p: tuple(sorted(codes)) for p, codes in postcodes.items()},
             former_names=former_names,
+            arrondissement_names={
+                fold(e.name): e.parent
+                for e in communes.values()
+                if e.kind is CommuneKind.ARRONDISSEMENT and e.parent
+            },
         )
 
     def current_code(self, code: str) -> str | None:
@@ -122,9 +130,13 @@ class AdminDivisions:
         return self.name(current) if current is not None else None
 
     def canonical_commune(self, commune: str) -> str:
-        """A commune filter with former and arrondissement codes replaced by the current
-        commune's code; names and unknown codes are returned unchanged."""
-        return self.current_code(commune) or commune
+        """A commune filter with former and arrondissement codes, and arrondissement names
+        ("Paris 18e Arrondissement"), replaced by the current commune's code; other names and
+        unknown codes are returned unchanged."""
+        code = self.current_code(commune)
+        if code is None:
+            code = self.arrondissement_names.get(fold(commune))
+        return code or commune
 
     def complete(
         self, names: tuple[str, ...], codes: tuple[str, ...]

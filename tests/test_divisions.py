@@ -57,4 +57,16 @@ def test_postcodes_name_the_communes_and_arrondissements_they_serve(
 
 def test_a_commune_filter_keeps_names_and_maps_codes(divisions: AdminDivisions) -> None:
     assert divisions.canonical_commune("75118") == "75056"
+    assert divisions.canonical_commune("Paris 18e arrondissement") == "75056"
     assert divisions.canonical_commune("Bondy") == "Bondy"
+
+
+def test_a_quartier_gets_names_for_its_codes_and_the_code_of_what_absorbed_a_merged_one(
+    divisions: AdminDivisions,
+) -> None:
+    assert divisions.complete((), ("93010", "01340")) == (
+        ("Bondy", "Saint-Bois"),
+        ("93010", "01340", "01015"),
+    )
+    # Names the file gives are kept as published.
+    assert divisions.complete(("Bondy",), ("93010",)) == (("Bondy",), ("93010",))

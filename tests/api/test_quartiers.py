@@ -29,6 +29,7 @@ def test_quartiers_are_listed_by_departement_with_pagination(client: TestClient)
         # 2024: the file gives INSEE codes only; the administrative divisions name them.
         ({"commune": "Bondy"}, BONDY_2024),
         ({"commune": "bondy", "geography": "2024"}, BONDY_2024),
+        ({"commune": "Paris 18e Arrondissement", "name": "goutte"}, {"QN07511M"}),
         # Pierrefitte-sur-Seine (93059) merged into Saint-Denis (93066) in 2025.
         ({"commune": "pierrefitte", "name": "joncherolles"}, {"QN09336I"}),
         ({"commune": "93066", "name": "joncherolles"}, {"QN09336I"}),
