@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from app import logs
 from app.api import problems
 from app.api.routes import addresses, datasets, health, points, quartiers
+from app.data.ban_import import load_local_geocoder_if_ready
 from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
@@ -37,7 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             or "no geography",
         )
-        app.state.geocoders = build_geocoders(settings, engine)
+        app.state.geocoders = build_geocoders(
+            settings, lambda: load_local_geocoder_if_ready(engine)
+        )
         try:
             yield
         finally:

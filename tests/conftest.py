@@ -141,8 +141,8 @@ def qpv_index(loaded_sqlite_url: str) -> QpvIndex:
 @pytest.fixture(scope="session")
 def geocoded_sqlite_url(loaded_sqlite_url: str) -> str:
     """The loaded SQLite file plus the offline geocoder's tables (Bondy and Paris BAN)."""
+    from app.data.ban_import import import_ban_files
     from app.db.session import make_engine
-    from app.geocoding.ban_import import import_ban_files
 
     import_ban_files(make_engine(loaded_sqlite_url), [BAN_BONDY, BAN_PARIS])
     return loaded_sqlite_url
@@ -151,9 +151,10 @@ def geocoded_sqlite_url(loaded_sqlite_url: str) -> str:
 @pytest.fixture(scope="session")
 def local_geocoder(geocoded_sqlite_url: str) -> LocalGeocoder:
     """The offline geocoder built from the Bondy and Paris BAN files."""
+    from app.data.ban_import import load_local_geocoder
     from app.db.session import make_engine
 
-    return LocalGeocoder.load(make_engine(geocoded_sqlite_url))
+    return load_local_geocoder(make_engine(geocoded_sqlite_url))
 
 
 # --- addok_server: a real addok (BAN search engine) on loopback, for the `ban` provider ---
