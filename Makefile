@@ -7,7 +7,8 @@ export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
-BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
+# A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
+POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 
 .PHONY: setup data run test lint postgis services wrk bench clean
 
@@ -19,15 +20,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-# Schema, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and the offline geocoder.
-data: setup
-	$(BIN)/qpv db upgrade
-	$(BIN)/qpv data sync
-	$(MAKE) var/.ban-imported
-
-var/.ban-imported: $(BAN_FILES) | setup
-	$(if $(BAN_FILES),$(BIN)/qpv geocoder import $(BAN_FILES),@echo "no BAN file under $(QPV_DATA_DIR)/ban: address lookups need the ban provider")
-	mkdir -p var && touch $@
+# Whatever QPV_DATABASE_URL names, leave that database complete: created if missing, schema,
+# administrative divisions, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and
+# the offline geocoder (BAN files under QPV_DATA_DIR/ban). `qpv setup` decides from the
+# database's own state (sha256 of what it holds), so a second run only checks.
+data: setup $(if $(POSTGRES_URL),postgis services)
+	$(BIN)/qpv setup
 
 run: data
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \

@@ -12,6 +12,7 @@ from app import logs
 from app.api import problems
 from app.api.routes import addresses, datasets, health, points, quartiers
 from app.data.ban_import import load_local_geocoder_if_ready
+from app.db.divisions import load_divisions
 from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
@@ -29,7 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
-        app.state.index = load_index(engine)
+        # Optional: without it the service still answers, naming fewer communes and
+        # checking postcodes and INSEE codes by their shape only (/readyz says so).
+        app.state.divisions = load_divisions(engine)
+        if app.state.divisions is None:
+            log.warning("no administrative divisions: run `qpv data sync`")
+        app.state.index = load_index(engine, app.state.divisions)
         log.info(
             "index loaded: %s",
             ", ".join(
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.index = None
+    app.state.divisions = None
     app.state.geocoders = {}
     problems.install(app)
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)

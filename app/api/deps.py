@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
+from app.divisions import AdminDivisions
 from app.errors import NotReady
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -34,9 +35,15 @@ async def _index(request: Request) -> QpvIndex:
     return index
 
 
+async def _divisions(request: Request) -> AdminDivisions | None:
+    divisions: AdminDivisions | None = request.app.state.divisions
+    return divisions
+
+
 async def _resolver(request: Request) -> AddressResolver:
     index = await _index(request)
-    return AddressResolver(index, request.app.state.geocoders, request.app.state.settings)
+    state = request.app.state
+    return AddressResolver(index, state.geocoders, state.settings, state.divisions)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -85,6 +92,7 @@ async def _point_lookup(request: Request) -> PointLookup:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 IndexDep = Annotated[QpvIndex, Depends(_index)]
+DivisionsDep = Annotated[AdminDivisions | None, Depends(_divisions)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
