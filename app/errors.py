@@ -55,3 +55,7 @@ class UpstreamError(QpvError):
 
 class CorruptGrid(QpvError):
     """A cached membership grid does not load (other format, other polygons)."""
+
+
+class TooLarge(QpvError):
+    """A batch is past a size or row limit."""

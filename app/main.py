@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, datasets, health, points, quartiers
+from app.api.routes import addresses, batch, datasets, health, points, quartiers
 from app.data.ban_import import load_local_geocoder_if_ready
 from app.db.divisions import load_divisions
 from app.db.loader import load_index
@@ -66,6 +66,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.geocoders = {}
     problems.install(app)
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
-    for router in (points.router, addresses.router, quartiers.router, datasets.router):
+    for router in (
+        points.router,
+        addresses.router,
+        batch.router,
+        quartiers.router,
+        datasets.router,
+    ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     return app

@@ -47,4 +47,8 @@ class Settings(BaseSettings):
     # make an answer ambiguous.
     ambiguity_score_margin: float = Field(default=0.05, ge=0, le=1)
     ambiguity_distance_m: float = Field(default=150.0, ge=0)
+    # Batches: past these limits a request is refused with 413 (jobs take larger files).
+    batch_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1, description="upload size")
+    batch_max_rows: int = Field(default=2_000_000, ge=1, description="rows of POST /v1/batch/csv")
+    batch_max_items: int = Field(default=10_000, ge=1, description="items of POST /v1/batch")
     log_level: str = "INFO"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
 from app.divisions import AdminDivisions
+from app.batch import Tagger
 from app.errors import NotReady
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -44,6 +45,15 @@ async def _resolver(request: Request) -> AddressResolver:
     index = await _index(request)
     state = request.app.state
     return AddressResolver(index, state.geocoders, state.settings, state.divisions)
+
+
+async def _tagger(request: Request) -> Tagger:
+    index = await _index(request)
+    settings = request.app.state.settings
+    geocoders = request.app.state.geocoders
+    divisions = request.app.state.divisions
+    resolver = AddressResolver(index, geocoders, settings, divisions) if geocoders else None
+    return Tagger(index, resolver, settings)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -96,4 +106,5 @@ DivisionsDep = Annotated[AdminDivisions | None, Depends(_divisions)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
+TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]

@@ -21,6 +21,7 @@ from app.errors import (
     NotFound,
     NotReady,
     QpvError,
+    TooLarge,
     UpstreamError,
 )
 
@@ -40,6 +41,7 @@ PROBLEM_TYPES: dict[type[QpvError], tuple[int, str, str]] = {
     NotReady: (503, "Service not ready", "not-ready"),
     ImportRefused: (422, "Import refused", "import-refused"),
     UpstreamError: (502, "Upstream error", "upstream-error"),
+    TooLarge: (413, "Too large", "too-large"),
 }
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
+import orjson
 from fastapi import Response
 from pydantic import BaseModel, Field
 
@@ -275,3 +276,77 @@ class AddressResult(BaseModel):
             geography=str(answer.geo.geography),
             dataset=DatasetRef.of(answer.geo.dataset),
         )
+
+
+class BatchItem(BaseModel):
+    """One item of a JSON batch: a point (lat/lon or Lambert-93 x/y) and/or an address."""
+
+    model_config = {"extra": "forbid"}
+
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    x: float | None = Field(None, description="Lambert-93 (EPSG:2154), metres")
+    y: float | None = None
+    q: str | None = Field(None, max_length=250, description="free-text address")
+    numero: str | None = Field(None, max_length=250)
+    voie: str | None = Field(None, max_length=250)
+    code_postal: str | None = Field(None, max_length=250)
+    commune: str | None = Field(None, max_length=250)
+    citycode: str | None = Field(None, max_length=250)
+
+
+class BatchQpv(BaseModel):
+    """The quartier an item falls in."""
+
+    code: str
+    name: str
+
+
+class BatchGeocoding(BaseModel):
+    """The geocoding candidate an item's answer rests on."""
+
+    label: str | None
+    score: float | None
+    type: str | None
+    lat: float | None
+    lon: float | None
+    citycode: str | None
+    postcode: str | None
+
+
+class BatchResult(BaseModel):
+    """The answer for one item, at the item's position."""
+
+    index: int
+    status: Literal[
+        "in",
+        "out",
+        "near_boundary",
+        "invalid",
+        "not_found",
+        "geocoder_error",
+        "commune_without_qpv",
+        "street_partial",
+        "ambiguous",
+    ]
+    reason: str | None
+    qpv: BatchQpv | None
+    distance_m: float | None
+    geography: str | None
+    geocoding: BatchGeocoding | None
+
+
+class BatchAnswer(BaseModel):
+    """Answers in the order of the items, and how many of each status."""
+
+    results: list[BatchResult]
+    counts: dict[str, int]
+
+
+def batch_response(answers: list[dict[str, Any]]) -> Response:
+    """A BatchAnswer body from the pipeline's plain answers (well formed: no re-validation)."""
+    counts: dict[str, int] = {}
+    for a in answers:
+        counts[a["status"]] = counts.get(a["status"], 0) + 1
+    body = orjson.dumps({"results": answers, "counts": counts})
+    return Response(body, media_type="application/json")
