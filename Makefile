@@ -9,6 +9,7 @@ PORT ?= 8000
 WORKERS ?= 2
 # A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
+JOB_WORKERS ?= 2
 
 .PHONY: setup data run test lint postgis services wrk bench clean
 
@@ -27,7 +28,11 @@ $(VENV)/.installed: pyproject.toml
 data: setup $(if $(POSTGRES_URL),postgis services)
 	$(BIN)/qpv setup
 
-run: data
+# The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
+# the workers stop with the API (Ctrl-C or a signal to this shell).
+run: data services
+	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
+	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
 
@@ -63,6 +68,7 @@ bench: data postgis services wrk
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_tagging
 	$(BIN)/python bench/bench_geocoder.py --seed 42 --paris-sample 20000
+	$(BIN)/python -m bench.bench_jobs --rows 100000 --workers 2
 
 clean:
 	rm -rf var $(VENV)

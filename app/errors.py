@@ -33,6 +33,10 @@ class NotFound(QpvError):
     """The named resource does not exist."""
 
 
+class NotFinished(QpvError):
+    """The resource exists but is not ready yet (a job still running)."""
+
+
 class NoGeographyInForce(QpvError):
     """No QPV geography was in force at the requested date and place."""
 

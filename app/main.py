@@ -10,12 +10,13 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, batch, datasets, health, points, quartiers
+from app.api.routes import addresses, batch, datasets, health, jobs, points, quartiers
 from app.data.ban_import import load_local_geocoder_if_ready
 from app.db.divisions import load_divisions
 from app.db.loader import load_index
 from app.db.session import make_engine
 from app.geocoding.providers import build_geocoders
+from app.jobs.service import Jobs
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.geocoders = build_geocoders(
             settings, lambda: load_local_geocoder_if_ready(engine)
         )
+        app.state.jobs = Jobs.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.jobs.aclose()
             for geocoder in app.state.geocoders.values():
                 await geocoder.aclose()
             engine.dispose()
@@ -74,4 +77,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         datasets.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
+    app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
     return app

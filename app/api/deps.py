@@ -19,6 +19,7 @@ from app.api.params import PointQuery, query_model
 from app.divisions import AdminDivisions
 from app.batch import Tagger
 from app.errors import NotReady
+from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
@@ -39,6 +40,11 @@ async def _index(request: Request) -> QpvIndex:
 async def _divisions(request: Request) -> AdminDivisions | None:
     divisions: AdminDivisions | None = request.app.state.divisions
     return divisions
+
+
+async def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
 
 
 async def _resolver(request: Request) -> AddressResolver:
@@ -108,3 +114,4 @@ WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
 TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]

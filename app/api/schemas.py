@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
 from app.geocoding.base import Candidate
+from app.jobs.records import JobRecord, JobState
 from app.spatial.index import PointAnswer
 from app.spatial.records import DatasetInfo, QpvInfo
 
@@ -350,3 +351,42 @@ def batch_response(answers: list[dict[str, Any]]) -> Response:
         counts[a["status"]] = counts.get(a["status"], 0) + 1
     body = orjson.dumps({"results": answers, "counts": counts})
     return Response(body, media_type="application/json")
+
+
+class JobOut(BaseModel):
+    """A background job: its state, progress and, once done, where its result is."""
+
+    id: str
+    state: str = Field(description="queued, running, done, failed or cancelled")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime = Field(description="the job and its files are deleted then")
+    rows_total: int | None = Field(description="data rows of the input, once it is split")
+    rows_done: int
+    counts: dict[str, int] = Field(description="rows per qpv_status, over finished chunks")
+    eta_s: float | None = Field(description="seconds left at the rate seen so far")
+    error: str | None
+    result: str | None = Field(description="URL of the result file once done")
+
+    @classmethod
+    def of(cls, record: JobRecord, now: float) -> JobOut:
+        """From the job's record."""
+
+        def when(t: float | None) -> datetime | None:
+            return datetime.fromtimestamp(t, UTC) if t is not None else None
+
+        return cls(
+            id=record.id,
+            state=record.state.value,
+            created_at=datetime.fromtimestamp(record.created_at, UTC),
+            started_at=when(record.started_at),
+            finished_at=when(record.finished_at),
+            expires_at=datetime.fromtimestamp(record.expires_at, UTC),
+            rows_total=record.rows_total,
+            rows_done=record.rows_done,
+            counts=record.counts,
+            eta_s=record.eta_s(now),
+            error=record.error,
+            result=f"/v1/jobs/{record.id}/result" if record.state is JobState.DONE else None,
+        )
