@@ -11,7 +11,7 @@ WORKERS ?= 2
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 JOB_WORKERS ?= 2
 
-.PHONY: setup data run test lint postgis services wrk bench clean
+.PHONY: setup data run test lint postgis chromium services wrk bench clean
 
 setup: $(VENV)/.installed
 
@@ -41,13 +41,18 @@ postgis:
 	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3; }
 
+# Debian's Chromium for the HTML report tests (driven by Playwright; no browser download).
+chromium:
+	@test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 # PostgreSQL and Redis are started with the machine; start them again if they stopped.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
 		--port 6379 --save "" --appendonly no --dir /tmp --logfile /tmp/redis-qpv.log
 
-test: setup postgis services
+test: setup postgis chromium services
 	$(BIN)/pytest
 
 lint: setup

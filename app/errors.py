@@ -61,5 +61,13 @@ class CorruptGrid(QpvError):
     """A cached membership grid does not load (other format, other polygons)."""
 
 
+class UnexpectedValues(InvalidInput):
+    """A column holds values the analysis cannot interpret; ``values`` names them."""
+
+
+class MissingColumns(InvalidInput):
+    """The input lacks columns the analysis needs; ``columns`` names them."""
+
+
 class TooLarge(QpvError):
-    """A batch is past a size or row limit."""
+    """An input (a batch, an upload) is past a size or row limit."""

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app import logs
 from app.api import problems
-from app.api.routes import addresses, batch, datasets, health, jobs, points, quartiers
+from app.api.routes import addresses, batch, datasets, gaps, health, jobs, points, quartiers
 from app.data.ban_import import load_local_geocoder_if_ready
 from app.db.divisions import load_divisions
 from app.db.loader import load_index
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         batch.router,
         quartiers.router,
         datasets.router,
+        gaps.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     batch_max_items: int = Field(default=10_000, ge=1, description="items of POST /v1/batch")
     log_level: str = "INFO"
 
+    # Gap analysis. Cells with fewer records are not published (French official statistics
+    # practise a threshold of 11); uploads past the size limit are refused with a 413.
+    gaps_threshold: int = Field(default=11, ge=1)
+    gaps_max_upload_bytes: int = Field(default=200 * 2**20, ge=1)
+
     # Jobs: a queue on Redis, files in a folder every API replica and worker can reach
     # (a shared volume in production), metadata in Redis beside the queue.
     redis_url: str = Field(

@@ -17,12 +17,14 @@ from app.errors import (
     GeographyNotLoaded,
     ImportRefused,
     InvalidInput,
+    MissingColumns,
     NoGeographyInForce,
     NotFinished,
     NotFound,
     NotReady,
     QpvError,
     TooLarge,
+    UnexpectedValues,
     UpstreamError,
 )
 
@@ -43,6 +45,8 @@ PROBLEM_TYPES: dict[type[QpvError], tuple[int, str, str]] = {
     NotReady: (503, "Service not ready", "not-ready"),
     ImportRefused: (422, "Import refused", "import-refused"),
     UpstreamError: (502, "Upstream error", "upstream-error"),
+    UnexpectedValues: (422, "Unexpected values", "unexpected-values"),
+    MissingColumns: (422, "Missing columns", "missing-columns"),
     TooLarge: (413, "Too large", "too-large"),
 }
 

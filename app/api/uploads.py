@@ -64,8 +64,8 @@ async def _capped(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
-async def read_upload(request: Request, max_bytes: int) -> tuple[UploadFile, FormData]:
-    """The uploaded ``data`` file (spooled to disk past 1 MB) and the form; 413 past the cap."""
+async def read_form(request: Request, max_bytes: int) -> FormData:
+    """The multipart form, files spooled to disk past 1 MB; 413 past the cap while received."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         raise TooLarge(f"the upload is larger than {max_bytes} bytes", limit=max_bytes)
@@ -73,9 +73,14 @@ async def read_upload(request: Request, max_bytes: int) -> tuple[UploadFile, For
         raise invalid("data", "send the file as multipart/form-data in a field named data")
     parser = MultiPartParser(request.headers, _capped(request, max_bytes), max_files=1)
     try:
-        form = await parser.parse()
+        return await parser.parse()
     except MultiPartException as exc:
         raise invalid("data", f"malformed multipart body: {exc.message}") from None
+
+
+async def read_upload(request: Request, max_bytes: int) -> tuple[UploadFile, FormData]:
+    """The uploaded ``data`` file (spooled to disk past 1 MB) and the form; 413 past the cap."""
+    form = await read_form(request, max_bytes)
     upload = form.get("data")
     if not isinstance(upload, UploadFile):
         await form.close()
