@@ -31,11 +31,11 @@ import httpx
 import numpy as np
 import redis
 
+from app.data.ban_import import import_ban_files
 from app.data.importer import import_qpv_file
 from app.db.loader import load_index
 from app.db.migrate import upgrade
 from app.db.session import make_engine
-from app.geocoding.ban_import import import_ban_files
 from bench.bench_geocoder import BAN_BONDY, BAN_PARIS, GEODATA, degrade, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]

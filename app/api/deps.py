@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
-from app.divisions import AdminDivisions
 from app.batch import Tagger
+from app.divisions import AdminDivisions
 from app.errors import NotReady
 from app.jobs.service import Jobs
 from app.settings import Settings
