@@ -10,7 +10,7 @@ One module per role:
 - ``ratelimit``: the shared rate cap (aiolimiter), paused by ``Retry-After``;
 - ``retry``: retries with backoff (tenacity), honouring ``Retry-After``, within a deadline;
 - ``breaker``: the circuit breaker;
-- ``redaction``: keeps addresses out of httpx's log lines (installed by each client);
+- log redaction of httpx's request lines lives in ``app.logs`` (installed by each client);
 - ``errors``: the classified failure of one request.
 
 Privacy: addresses never reach logs or ``error_detail``; only status codes, error kinds,

@@ -26,10 +26,10 @@ from app.geocoding.ban.errors import (
 )
 from app.geocoding.ban.parsing import parse_features
 from app.geocoding.ban.query import Prepared, clamp_limit, prepare
-from app.geocoding.ban.redaction import install_log_redaction
 from app.geocoding.ban.retry import RetryPolicy
 from app.geocoding.ban.transport import Call, Transport
 from app.geocoding.base import AddressQuery, Candidate, GeocodeErrorKind, GeocodeResult
+from app.logs import install_log_redaction
 
 if TYPE_CHECKING:
     from app.settings import Settings
