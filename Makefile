@@ -7,9 +7,11 @@ export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
-BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
+# A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
+POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
+JOB_WORKERS ?= 2
 
-.PHONY: setup data run test lint postgis services wrk bench clean
+.PHONY: setup data run test lint postgis chromium services wrk bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,17 +21,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-# Schema, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and the offline geocoder.
-data: setup
-	$(BIN)/qpv db upgrade
-	$(BIN)/qpv data sync
-	$(MAKE) var/.ban-imported
+# Whatever QPV_DATABASE_URL names, leave that database complete: created if missing, schema,
+# administrative divisions, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and
+# the offline geocoder (BAN files under QPV_DATA_DIR/ban). `qpv setup` decides from the
+# database's own state (sha256 of what it holds), so a second run only checks.
+data: setup $(if $(POSTGRES_URL),postgis services)
+	$(BIN)/qpv setup
 
-var/.ban-imported: $(BAN_FILES) | setup
-	$(if $(BAN_FILES),$(BIN)/qpv geocoder import $(BAN_FILES),@echo "no BAN file under $(QPV_DATA_DIR)/ban: address lookups need the ban provider")
-	mkdir -p var && touch $@
-
-run: data
+# The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
+# the workers stop with the API (Ctrl-C or a signal to this shell).
+run: data services
+	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
+	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
 
@@ -38,13 +41,18 @@ postgis:
 	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3; }
 
+# Debian's Chromium for the HTML report tests (driven by Playwright; no browser download).
+chromium:
+	@test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 # PostgreSQL and Redis are started with the machine; start them again if they stopped.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
 		--port 6379 --save "" --appendonly no --dir /tmp --logfile /tmp/redis-qpv.log
 
-test: setup postgis services
+test: setup postgis chromium services
 	$(BIN)/pytest
 
 lint: setup
@@ -65,6 +73,7 @@ bench: data postgis services wrk
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_tagging
 	$(BIN)/python bench/bench_geocoder.py --seed 42 --paris-sample 20000
+	$(BIN)/python -m bench.bench_jobs --rows 100000 --workers 2
 
 clean:
 	rm -rf var $(VENV)

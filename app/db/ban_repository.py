@@ -128,3 +128,15 @@ def _address_chunks(conn: Connection) -> Iterator[list[AddressRecord]]:
         # Rows already are named tuples in AddressRecord's order: no copy per address (a
         # national file has tens of millions).
         yield cast("list[AddressRecord]", chunk)
+
+
+def imported_hashes(engine: Engine) -> set[str]:
+    """Content hashes of the BAN files imported into the tables."""
+    with engine.connect() as conn:
+        return set(conn.scalars(select(BanImport.sha256)))
+
+
+def has_addresses(engine: Engine) -> bool:
+    """Whether the tables hold any address (no count: they can be huge)."""
+    with engine.connect() as conn:
+        return conn.scalar(select(BanAddress.id).limit(1)) is not None
