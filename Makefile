@@ -9,8 +9,9 @@ PORT ?= 8000
 WORKERS ?= 2
 # A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
+JOB_WORKERS ?= 2
 
-.PHONY: setup data run test lint postgis services wrk bench clean
+.PHONY: setup data run test lint postgis chromium services wrk bench clean
 
 setup: $(VENV)/.installed
 
@@ -27,7 +28,11 @@ $(VENV)/.installed: pyproject.toml
 data: setup $(if $(POSTGRES_URL),postgis services)
 	$(BIN)/qpv setup
 
-run: data
+# The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
+# the workers stop with the API (Ctrl-C or a signal to this shell).
+run: data services
+	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
+	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
 
@@ -36,13 +41,18 @@ postgis:
 	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3; }
 
+# Debian's Chromium for the HTML report tests (driven by Playwright; no browser download).
+chromium:
+	@test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 # PostgreSQL and Redis are started with the machine; start them again if they stopped.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
 		--port 6379 --save "" --appendonly no --dir /tmp --logfile /tmp/redis-qpv.log
 
-test: setup postgis services
+test: setup postgis chromium services
 	$(BIN)/pytest
 
 lint: setup
@@ -63,6 +73,7 @@ bench: data postgis services wrk
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_tagging
 	$(BIN)/python bench/bench_geocoder.py --seed 42 --paris-sample 20000
+	$(BIN)/python -m bench.bench_jobs --rows 100000 --workers 2
 
 clean:
 	rm -rf var $(VENV)

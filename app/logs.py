@@ -7,17 +7,6 @@ import logging
 import httpx
 
 
-def configure(level: str) -> None:
-    """Send the ``app`` loggers to stderr at ``level`` unless the host already configured them."""
-    redact_httpx_urls()
-    logger = logging.getLogger("app")
-    logger.setLevel(level.upper())
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-
-
 class RedactQueryFilter(logging.Filter):
     """Strip query strings from httpx's request log lines: they carry the address (``q=``)."""
 
@@ -31,13 +20,21 @@ class RedactQueryFilter(logging.Filter):
         return True
 
 
-def redact_httpx_urls() -> None:
-    """Keep query strings out of httpx's request lines, once per process.
-
-    httpx logs every request URL at INFO (``HTTP Request: GET ...?q=...``); a process logging
-    at INFO would otherwise write addresses. Called when the service configures its logging
-    and by every BAN client (usable without the service), never at import.
-    """
+def install_log_redaction() -> None:
+    """Add the filter to the logger httpx uses for request lines, once per process."""
+    # httpx logs every request URL at INFO (the BAN client's, a test client's): a process
+    # running at INFO would otherwise write addresses to its logs.
     httpx_logger = logging.getLogger("httpx")
     if not any(isinstance(f, RedactQueryFilter) for f in httpx_logger.filters):
         httpx_logger.addFilter(RedactQueryFilter())
+
+
+def configure(level: str) -> None:
+    """Send the ``app`` loggers to stderr at ``level`` unless the host already configured them."""
+    install_log_redaction()
+    logger = logging.getLogger("app")
+    logger.setLevel(level.upper())
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -185,3 +186,22 @@ def addok_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         finally:
             server.stop()
             redis_target.flush()
+
+
+@pytest.fixture(scope="session")
+def admissions(qpv_index: QpvIndex) -> Any:
+    """20,000 synthetic applicants from the Paris and Bondy BAN extracts, seed 42."""
+    from app.stats import example
+
+    ban = example.read_ban([BAN_PARIS, BAN_BONDY])
+    return example.admissions(ban, qpv_index, rows=20_000, seed=42)
+
+
+@pytest.fixture(scope="session")
+def admissions_csv(admissions: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic applicants with their tagging columns, as a batch would write them."""
+    from app.stats import example
+
+    path = tmp_path_factory.mktemp("admissions") / "admissions-tagged.csv"
+    example.tagged_file(admissions).to_csv(path, index=False)
+    return path

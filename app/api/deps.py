@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
+from app.batch import Tagger
 from app.divisions import AdminDivisions
 from app.errors import NotReady
+from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
@@ -40,10 +42,24 @@ async def _divisions(request: Request) -> AdminDivisions | None:
     return divisions
 
 
+async def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
+
+
 async def _resolver(request: Request) -> AddressResolver:
     index = await _index(request)
     state = request.app.state
     return AddressResolver(index, state.geocoders, state.settings, state.divisions)
+
+
+async def _tagger(request: Request) -> Tagger:
+    index = await _index(request)
+    settings = request.app.state.settings
+    geocoders = request.app.state.geocoders
+    divisions = request.app.state.divisions
+    resolver = AddressResolver(index, geocoders, settings, divisions) if geocoders else None
+    return Tagger(index, resolver, settings)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -96,4 +112,6 @@ DivisionsDep = Annotated[AdminDivisions | None, Depends(_divisions)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
+TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]

@@ -10,11 +10,11 @@ One module per role:
 - ``ratelimit``: the shared rate cap (aiolimiter), paused by ``Retry-After``;
 - ``retry``: retries with backoff (tenacity), honouring ``Retry-After``, within a deadline;
 - ``breaker``: the circuit breaker;
+- log redaction of httpx's request lines lives in ``app.logs`` (installed by each client);
 - ``errors``: the classified failure of one request.
 
 Privacy: addresses never reach logs or ``error_detail``; only status codes, error kinds,
-counts and exception class names do (exception messages may embed the request URL). Each
-client strips query strings from httpx's request log lines (``app.logs.redact_httpx_urls``).
+counts and exception class names do (exception messages may embed the request URL).
 """
 
 from app.geocoding.ban.client import BanGeocoder

@@ -29,7 +29,7 @@ from app.geocoding.ban.query import Prepared, clamp_limit, prepare
 from app.geocoding.ban.retry import RetryPolicy
 from app.geocoding.ban.transport import Call, Transport
 from app.geocoding.base import AddressQuery, Candidate, GeocodeErrorKind, GeocodeResult
-from app.logs import redact_httpx_urls
+from app.logs import install_log_redaction
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -69,7 +69,7 @@ class BanGeocoder:
             raise ValueError(
                 "need timeout, rate > 0; concurrency, bulk_chunk_size >= 1; retries >= 0"
             )
-        redact_httpx_urls()
+        install_log_redaction()
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._concurrency = concurrency
