@@ -203,7 +203,7 @@ def main() -> int:
             figures = run_job(env, src, folder / "result.csv", args.workers, folder)
         finally:
             client = redis.Redis.from_url(args.redis_url)
-            for pattern in (f"{namespace}*", f"saq:{namespace}*"):
+            for pattern in (f"{namespace}*", f"saq:{namespace}*", f"saq:job:{namespace}*"):
                 for key in client.scan_iter(match=pattern):
                     client.delete(key)
         figures |= right_answers(url, folder / "result.csv", lon, lat)
