@@ -73,6 +73,8 @@ bench: data postgis services wrk
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_tagging
 	$(BIN)/python bench/bench_geocoder.py --seed 42 --paris-sample 20000
+	$(BIN)/python -m bench.bench_batch coords
+	$(BIN)/python -m bench.bench_batch addresses
 	$(BIN)/python -m bench.bench_jobs --rows 100000 --workers 2
 
 clean:

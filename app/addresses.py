@@ -170,8 +170,13 @@ class AddressResolver:
         geocoder: Geocoder,
         geography: Geography | None = None,
         as_of: date | None = None,
+        point: PointAnswer | None = None,
     ) -> AddressAnswer:
-        """Turn a geocoding result into an address answer (also used by batches)."""
+        """Turn a geocoding result into an address answer (also used by batches).
+
+        ``point``: the answer at the best candidate when the caller already has it (batches
+        look a whole block up at once); used only if it is in the geography chosen here.
+        """
         good = [c for c in result.candidates if c.score >= self.settings.geocoder_min_score]
         best = good[0] if good else None
         # The commune is known even when the address is not: a low-scoring municipality
@@ -180,7 +185,11 @@ class AddressResolver:
             (c for c in result.candidates if c.type is MatchType.MUNICIPALITY), None
         )
         geo = self.index.choose(geography, as_of, _territory(commune, query))
-        without_qpv = self._commune_without_qpv(query, commune, best, geo, geocoder.name)
+        if best is None:
+            point = None
+        elif point is None or point.geography != geo.geography:
+            point = geo.lookup(best.lon, best.lat, self.settings.boundary_tolerance_m)
+        without_qpv = self._commune_without_qpv(query, commune, best, geo, geocoder.name, point)
         if without_qpv is not None:
             return without_qpv
         if best is None:
@@ -191,7 +200,8 @@ class AddressResolver:
                 provider=geocoder.name,
                 geo=geo,
             )
-        return self._located(best, good[1:], geo, geocoder.name)
+        assert point is not None
+        return self._located(best, good[1:], geo, geocoder.name, point)
 
     def _commune_without_qpv(
         self,
@@ -200,14 +210,13 @@ class AddressResolver:
         best: Candidate | None,
         geo: GeographyIndex,
         provider: str,
+        point: PointAnswer | None,
     ) -> AddressAnswer | None:
         """The answer when the commune has no QPV, unless the point says otherwise."""
         citycode = commune.citycode if commune else query.citycode
         city = commune.city if commune else query.commune
         if geo.communes.has_qpv(citycode, city) is not False:
             return None
-        tolerance = self.settings.boundary_tolerance_m
-        point = geo.lookup(best.lon, best.lat, tolerance) if best else None
         if point is not None and point.inside:
             return None  # a point inside a QPV outweighs the commune list
         return AddressAnswer(
@@ -220,10 +229,14 @@ class AddressResolver:
         )
 
     def _located(
-        self, best: Candidate, others: list[Candidate], geo: GeographyIndex, provider: str
+        self,
+        best: Candidate,
+        others: list[Candidate],
+        geo: GeographyIndex,
+        provider: str,
+        point: PointAnswer,
     ) -> AddressAnswer:
         """The answer for a candidate above the minimum score, at its position."""
-        point = geo.lookup(best.lon, best.lat, self.settings.boundary_tolerance_m)
         rivals = self._rivals(best, others, geo, point)
         if rivals:
             return AddressAnswer(

@@ -17,8 +17,6 @@ import argparse
 import csv
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +34,8 @@ from app.data.importer import import_qpv_file
 from app.db.loader import load_index
 from app.db.migrate import upgrade
 from app.db.session import make_engine
-from bench.bench_geocoder import BAN_BONDY, BAN_PARIS, GEODATA, degrade, read_rows
+from bench.bench_batch import _free_port, write_addresses
+from bench.bench_geocoder import BAN_BONDY, BAN_PARIS, GEODATA
 
 ROOT = Path(__file__).resolve().parents[1]
 QPV_FILES = (
@@ -55,27 +54,6 @@ def build_database(folder: Path) -> str:
     import_ban_files(engine, [BAN_BONDY, BAN_PARIS])
     engine.dispose()
     return url
-
-
-def write_addresses(path: Path, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``id;adresse`` of every Bondy address and Paris ones up to ``rows``, degraded."""
-    rnd = random.Random(seed)
-    bondy = read_rows(BAN_BONDY)
-    paris = read_rows(BAN_PARIS)
-    chosen = bondy[:rows] + rnd.sample(paris, max(rows - len(bondy), 0))
-    rnd.shuffle(chosen)
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(["id", "adresse"])
-        writer.writerows((i, degrade(row, rnd).q) for i, row in enumerate(chosen))
-    return np.array([r.lon for r in chosen]), np.array([r.lat for r in chosen])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -225,7 +203,7 @@ def main() -> int:
             figures = run_job(env, src, folder / "result.csv", args.workers, folder)
         finally:
             client = redis.Redis.from_url(args.redis_url)
-            for pattern in (f"{namespace}*", f"saq:{namespace}*"):
+            for pattern in (f"{namespace}*", f"saq:{namespace}*", f"saq:job:{namespace}*"):
                 for key in client.scan_iter(match=pattern):
                     client.delete(key)
         figures |= right_answers(url, folder / "result.csv", lon, lat)

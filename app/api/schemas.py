@@ -357,7 +357,7 @@ class JobOut(BaseModel):
     """A background job: its state, progress and, once done, where its result is."""
 
     id: str
-    state: str = Field(description="queued, running, done, failed or cancelled")
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

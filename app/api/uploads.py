@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
@@ -19,6 +20,7 @@ from app.errors import TooLarge
 from app.settings import Settings
 from app.spatial.geography import Geography
 
+log = logging.getLogger(__name__)
 TEXT_FIELDS = ("postcode", "citycode", "lat", "lon", "x", "y", "provider", "delimiter", "encoding")
 LIST_FIELDS = ("columns", "result_columns")
 FIELDS = (*TEXT_FIELDS, *LIST_FIELDS, "geography", "as_of", "format", "distances")
@@ -168,3 +170,21 @@ async def prepared_upload(request: Request, tagger: Tagger, settings: Settings) 
         await form.close()
         raise
     return PreparedUpload(upload.file, resolved, form)
+
+
+async def private_stream(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream, with any failure after the first byte re-raised without its message.
+
+    Once the answer has started no problem+json can be sent: the connection is cut, and the
+    server logs the error. Messages may quote the upload, so only the type is kept.
+    """
+    try:
+        async for piece in stream:
+            yield piece
+    except Exception as exc:
+        log.error("batch stream failed: %s", type(exc).__name__)
+        raise BatchStreamError(type(exc).__name__) from None
+
+
+class BatchStreamError(RuntimeError):
+    """A batch failed after its answer had started (the message is the cause's type only)."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pyproj import Transformer
-
 from app.batch.options import RESULT_COLUMNS, TagOptions
+from app.batch.pipeline import LAMBERT93
 from app.batch.results import Labels, Results, result_columns
 from app.geocoding.base import AddressQuery
 
@@ -16,7 +15,6 @@ ITEM_HEADER = ["lat", "lon", "address", "postcode", "citycode"]
 ITEM_OPTIONS = TagOptions(
     columns=("address",), postcode="postcode", citycode="citycode", lat="lat", lon="lon"
 )
-_L93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
 
 
 def item_row(
@@ -33,7 +31,7 @@ def item_row(
 ) -> list[Any]:
     """One item as a row of ITEM_HEADER (x/y in Lambert-93 turned into lat/lon)."""
     if (lat is None or lon is None) and x is not None and y is not None:
-        lon, lat = _L93.transform(x, y)
+        lon, lat = LAMBERT93.transform(x, y)
         if not (math.isfinite(lon) and math.isfinite(lat)):
             lon, lat = math.nan, math.nan
     address = q or AddressQuery(numero=numero, voie=voie, commune=commune).text() or None

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import Transformer
 
-from app.addresses import AddressResolver, validate
+from app.addresses import AddressAnswer, AddressResolver, validate
 from app.batch.options import OutputFormat, TagOptions, invalid
 from app.batch.readers import Block, Source, XlsxBlock, blocks, resolve
 from app.batch.results import (
@@ -37,15 +37,15 @@ from app.batch.writers import Writer, make_writer
 from app.errors import GeographyNotLoaded, QpvError, TooLarge
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
 from app.settings import Settings
-from app.spatial.geography import geography_in_force
-from app.spatial.index import QpvIndex
+from app.spatial.geography import Geography, geography_in_force
+from app.spatial.index import PointAnswer, QpvIndex
 from app.spatial.tagging import GEOGRAPHIES, tag_ids
-from app.spatial.territories import TERRITORY_BY_KEY
+from app.spatial.territories import TERRITORY_BY_KEY, territory_of_point
 
 T = TypeVar("T")
 PREFETCH = 2  # blocks tagged ahead of the consumer
 Progress = Callable[[int], None]  # called with the number of rows just finished
-_L93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
+LAMBERT93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)  # x/y -> lon/lat
 
 
 @dataclass(slots=True)
@@ -356,7 +356,7 @@ class Tagger:
         a, b = block.numbers(ka), block.numbers(kb)
         given = readable & ~_blank(block, ka, kb, a, b, readable)
         if plan.x is not None:
-            a, b = _L93.transform(a, b)
+            a, b = LAMBERT93.transform(a, b)
             a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         ok = given & np.isfinite(a) & np.isfinite(b) & (np.abs(a) <= 180) & (np.abs(b) <= 90)
         for i in np.flatnonzero(given & ~ok).tolist():
@@ -421,7 +421,10 @@ class Tagger:
         assert self.resolver is not None and run.geocoder is not None
         assert pending.results is not None
         options = run.options
-        for i, query, result in zip(pending.rows, pending.queries, pending.results, strict=True):
+        points = self._points(options, pending.results)
+        for i, query, result, point in zip(
+            pending.rows, pending.queries, pending.results, points, strict=True
+        ):
             if result.error is not None:
                 results.fail(
                     i, GEOCODER_ERROR, f"the {run.geocoder.name} geocoder failed: {result.error}"
@@ -429,23 +432,52 @@ class Tagger:
                 continue
             try:
                 answer = self.resolver.answer(
-                    query, result, run.geocoder, options.geography, options.as_of
+                    query, result, run.geocoder, options.geography, options.as_of, point
                 )
             except QpvError as exc:
                 results.fail(i, INVALID, exc.detail)
                 continue
-            results.status[i] = STATUS_CODE[answer.status.value]
-            results.geography[i] = GEOGRAPHIES.index(answer.geo.geography)
-            results.reason[i] = answer.reason
-            if answer.candidate is not None:
-                results.found[i] = answer.candidate
-                results.lon[i], results.lat[i] = answer.candidate.lon, answer.candidate.lat
-            point = answer.point
-            if point is not None:
-                if point.qpv is not None and point.inside:
-                    results.qpv[i] = answer.geo.by_code[point.qpv.code]
-                if point.distance_m is not None:
-                    results.distance[i] = point.distance_m
+            _fill(results, i, answer)
+
+    def _points(self, options: TagOptions, found: list[GeocodeResult]) -> list[PointAnswer | None]:
+        """The point answer at each row's best candidate, one index query per geography."""
+        min_score = self.settings.geocoder_min_score
+        points: list[PointAnswer | None] = [None] * len(found)
+        groups: dict[Geography, list[tuple[int, Candidate]]] = {}
+        for j, result in enumerate(found):
+            best = next((c for c in result.candidates if c.score >= min_score), None)
+            if best is None or result.error is not None:
+                continue
+            try:
+                territory = territory_of_point(best.lon, best.lat)
+                geo = self.index.choose(options.geography, options.as_of, territory)
+            except QpvError:
+                continue  # answer() reports it for this row
+            groups.setdefault(geo.geography, []).append((j, best))
+        tolerance = self.settings.boundary_tolerance_m
+        for geography, items in groups.items():
+            lon = np.array([c.lon for _, c in items])
+            lat = np.array([c.lat for _, c in items])
+            answers = self.index.get(geography).lookup_many(lon, lat, tolerance)
+            for (j, _), answer in zip(items, answers, strict=True):
+                points[j] = answer
+        return points
+
+
+def _fill(results: Results, i: int, answer: AddressAnswer) -> None:
+    """Row ``i``'s result columns from an address answer."""
+    results.status[i] = STATUS_CODE[answer.status.value]
+    results.geography[i] = GEOGRAPHIES.index(answer.geo.geography)
+    results.reason[i] = answer.reason
+    if answer.candidate is not None:
+        results.found[i] = answer.candidate
+        results.lon[i], results.lat[i] = answer.candidate.lon, answer.candidate.lat
+    point = answer.point
+    if point is not None:
+        if point.qpv is not None and point.inside:
+            results.qpv[i] = answer.geo.by_code[point.qpv.code]
+        if point.distance_m is not None:
+            results.distance[i] = point.distance_m
 
 
 def _blank(

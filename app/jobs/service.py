@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import secrets
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ParamSpec, TypeVar
 
+from redis.exceptions import RedisError
 from saq import Queue
 from saq.queue.redis import RedisQueue
 
 from app.batch import TagOptions
-from app.errors import NotFinished, NotFound
+from app.errors import NotFinished, NotFound, UpstreamError
 from app.jobs.files import JobFiles
 from app.jobs.records import MEDIA_TYPES, JobRecord, JobState
 from app.jobs.store import JobStore
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reaching_redis(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Report an unreachable Redis as the domain's UpstreamError, not as a crash."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except RedisError:
+            raise UpstreamError("the job queue (Redis) cannot be reached") from None
+
+    return wrapper
 
 
 @dataclass(slots=True)
@@ -41,8 +60,9 @@ class Jobs:
         return cls(store, JobFiles(settings.jobs_dir), queue, settings)
 
     async def aclose(self) -> None:
-        """Close the Redis connections."""
-        await self.queue.disconnect()
+        """Close the Redis connections (a Redis gone away is no reason to fail a shutdown)."""
+        with contextlib.suppress(RedisError):
+            await self.queue.disconnect()
         await self.store.aclose()
 
     async def enqueue(self, function: str, key: str, **kwargs: Any) -> None:
@@ -58,18 +78,13 @@ class Jobs:
             **kwargs,
         )
 
+    @_reaching_redis
     async def submit(
         self, upload: IO[bytes], filename: str, options: TagOptions, owner: str | None = None
     ) -> JobRecord:
         """Copy the upload into the job's folder, record the job and queue its split."""
         job_id = secrets.token_urlsafe(12)
         self.files.create(job_id)
-        path = self.files.input(job_id, filename)
-        try:
-            await asyncio.to_thread(_copy, upload, path)
-        except BaseException:
-            self.files.delete(job_id)
-            raise
         now = time.time()
         record = JobRecord(
             id=job_id,
@@ -80,10 +95,17 @@ class Jobs:
             filename=Path(filename).name or "data",
             owner=owner,
         )
-        await self.store.create(record)
-        await self.enqueue("split", key=f"{job_id}:split", job_id=job_id)
+        try:
+            await asyncio.to_thread(_copy, upload, self.files.input(job_id, filename))
+            await self.store.create(record)
+            await self.enqueue("split", key=f"{job_id}:split", job_id=job_id)
+        except BaseException:
+            self.files.delete(job_id)  # no upload is kept for a job that was not queued
+            await asyncio.shield(self.store.forget(job_id))
+            raise
         return record
 
+    @_reaching_redis
     async def get(self, job_id: str, owner: str | None = None) -> JobRecord:
         """The job, or NotFound when unknown, expired (then purged) or someone else's."""
         record = await self.store.get(job_id)
@@ -94,6 +116,7 @@ class Jobs:
             raise NotFound(f"no job {job_id}: it expired")
         return record
 
+    @_reaching_redis
     async def result(self, job_id: str, owner: str | None = None) -> tuple[Path, str, str]:
         """(path, media type, download name) of a finished job's result file."""
         record = await self.get(job_id, owner)
@@ -105,6 +128,7 @@ class Jobs:
         media = MEDIA_TYPES[record.output_format]
         return path, media, f"{Path(record.filename).stem}-qpv.{record.output_format.value}"
 
+    @_reaching_redis
     async def delete(self, job_id: str, owner: str | None = None) -> None:
         """Cancel an unfinished job (it stays visible as cancelled) or forget a finished one."""
         await self.get(job_id, owner)

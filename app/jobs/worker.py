@@ -91,6 +91,13 @@ class Runtime:
         return future.result()
 
 
+async def _discard(jobs: Jobs, job_id: str) -> None:
+    """Delete the files of a job that ended without a result."""
+    # A late duplicate step of a done job (swept from a slow worker) keeps the result.
+    if await jobs.store.state(job_id) is not JobState.DONE:
+        jobs.files.delete(job_id)
+
+
 async def _guarded(
     runtime: Runtime, ctx: Context, job_id: str, step: Callable[[JobRecord], Awaitable[None]]
 ) -> None:
@@ -98,8 +105,7 @@ async def _guarded(
     jobs = runtime.jobs
     record = await jobs.store.get(job_id)
     if record is None or record.state.finished:
-        if record is None or record.state is not JobState.DONE:
-            jobs.files.delete(job_id)  # cancelled, failed or forgotten: nothing to keep
+        await _discard(jobs, job_id)
         return
     attempts = ctx["job"].attempts
     if attempts > runtime.settings.job_max_tries:
@@ -108,14 +114,14 @@ async def _guarded(
     try:
         await step(record)
     except JobCancelled:
-        jobs.files.delete(job_id)
+        await _discard(jobs, job_id)
     except QpvError as exc:
         # Domain errors (a bad file, an unknown column) will not change on a retry.
         await jobs.fail(job_id, exc.detail)
     except Exception as exc:
         state = await jobs.store.state(job_id)
         if state is None or state.finished:
-            jobs.files.delete(job_id)
+            await _discard(jobs, job_id)
             return
         # The message may quote the file's content: log the type and frames only.
         where = "".join(traceback.format_tb(exc.__traceback__))

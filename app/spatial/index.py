@@ -294,6 +294,56 @@ class GeographyIndex:
         qpv = self.infos[hits[0]] if hits else None
         territory = TERRITORY_BY_KEY[qpv.territory] if qpv else territory_of_point(lon, lat)
         if territory is None or territory.key not in self.parts:
+            return self._answer(hits, territory, None, tolerance_m)
+        return self._answer(
+            hits, territory, self.nearest_boundary(lon, lat, territory), tolerance_m
+        )
+
+    def lookup_many(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64], tolerance_m: float
+    ) -> list[PointAnswer]:
+        """``lookup`` for arrays of points: the tree queries are made once for all of them."""
+        lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        point_i, geom_i = self.tree.query(shapely.points(lon, lat), predicate="intersects")
+        order = np.lexsort((geom_i, point_i))
+        hits: list[list[int]] = [[] for _ in range(len(lon))]
+        for p, g in zip(point_i[order].tolist(), geom_i[order].tolist(), strict=True):
+            hits[p].append(g)
+        territories = [
+            TERRITORY_BY_KEY[self.infos[h[0]].territory] if h else territory_of_point(x, y)
+            for h, x, y in zip(hits, lon.tolist(), lat.tolist(), strict=True)
+        ]
+        nearest: list[tuple[int, float] | None] = [None] * len(lon)
+        for key, part in self.parts.items():
+            rows = np.array(
+                [i for i, t in enumerate(territories) if t is not None and t.key == key],
+                dtype=np.int64,
+            )
+            if rows.size == 0:
+                continue
+            x, y = part.territory.to_metric().transform(lon[rows], lat[rows])
+            (inputs, local), distance = part.tree.query_nearest(
+                shapely.points(x, y), return_distance=True
+            )
+            # Ties (shared edges): the first match, as the single-point query takes.
+            _, first = np.unique(inputs, return_index=True)
+            for j in first.tolist():
+                nearest[int(rows[inputs[j]])] = (int(part.ids[local[j]]), float(distance[j]))
+        return [
+            self._answer(h, t, n, tolerance_m)
+            for h, t, n in zip(hits, territories, nearest, strict=True)
+        ]
+
+    def _answer(
+        self,
+        hits: list[int],
+        territory: Territory | None,
+        nearest: tuple[int, float] | None,
+        tolerance_m: float,
+    ) -> PointAnswer:
+        """A point answer from the quartiers covering it and its nearest boundary."""
+        qpv = self.infos[hits[0]] if hits else None
+        if nearest is None:
             return PointAnswer(
                 status=PointStatus.OUT,
                 inside=False,
@@ -306,15 +356,14 @@ class GeographyIndex:
                 dataset=self.dataset,
                 reason="Outside every territory that has QPV in this geography.",
             )
-        nearest_id, distance = self.nearest_boundary(lon, lat, territory)
-        nearest = self.infos[nearest_id]
-        status, reason = _status(qpv, nearest, distance, tolerance_m)
+        nearest_info, distance = self.infos[nearest[0]], nearest[1]
+        status, reason = _status(qpv, nearest_info, distance, tolerance_m)
         return PointAnswer(
             status=status,
             inside=qpv is not None,
             qpv=qpv,
             also_in=tuple(self.infos[i] for i in hits[1:]),
-            nearest=nearest,
+            nearest=nearest_info,
             distance_m=distance,
             territory=territory,
             geography=self.geography,

@@ -271,3 +271,22 @@ def test_no_address_nor_name_reaches_the_logs(
         for part in secret.split():
             if len(part) > 8:
                 assert part not in logged
+
+
+def test_a_failure_after_the_answer_started_keeps_only_its_type(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from app.api.uploads import BatchStreamError, private_stream
+
+    async def failing() -> Any:
+        yield b"header\n"
+        raise ValueError(DISTINCTIVE[1])
+
+    async def consume() -> list[bytes]:
+        return [piece async for piece in private_stream(failing())]
+
+    with pytest.raises(BatchStreamError) as caught:
+        asyncio.run(consume())
+    assert str(caught.value) == "ValueError"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert DISTINCTIVE[1] not in caplog.text

@@ -71,3 +71,13 @@ def test_a_column_missing_from_the_file_is_a_422_and_no_job(
     assert posted.status_code == 422
     assert "longitude" in posted.json()["detail"]
     assert not job_settings.jobs_dir.exists()
+
+
+def test_an_unreachable_queue_is_a_502_problem_and_keeps_no_file(job_settings: Settings) -> None:
+    settings = job_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    with TestClient(create_app(settings)) as client:
+        posted = _post(client, lon="lon")
+        assert posted.status_code == 502
+        assert "Redis" in posted.json()["detail"]
+        assert client.get("/v1/jobs/any").status_code == 502
+    assert list(settings.jobs_dir.iterdir()) == []

@@ -191,3 +191,18 @@ def test_search_filters_by_departement(qpv_index: QpvIndex, departement: str, mi
     ids = geo.search(departement=departement)
     assert len(ids) >= minimum
     assert {geo.infos[i].departement for i in ids} == {departement.lstrip("0")}
+
+
+def test_lookup_many_answers_as_lookup_does_point_by_point(qpv_index: QpvIndex) -> None:
+    import shapely
+
+    rng = np.random.default_rng(11)
+    for geography in (Geography.QPV2024, Geography.QPV2015):
+        geo = qpv_index.get(geography)
+        vertices = shapely.get_coordinates(geo.geoms[:300])[::7]
+        n = len(vertices)
+        lon = np.concatenate([vertices[:, 0] + rng.normal(0, 0.0003, n), [2.35, 55.45, -40.0]])
+        lat = np.concatenate([vertices[:, 1] + rng.normal(0, 0.0002, n), [48.85, -20.88, 10.0]])
+        many = geo.lookup_many(lon, lat, 15.0)
+        single = [geo.lookup(x, y, 15.0) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
+        assert many == single

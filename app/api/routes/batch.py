@@ -11,7 +11,7 @@ from starlette.background import BackgroundTask
 from app.api.deps import SettingsDep, TaggerDep, WhenDep
 from app.api.problems import PROBLEM_RESPONSES
 from app.api.schemas import BatchAnswer, BatchItem, batch_response
-from app.api.uploads import OPENAPI_BODY, prepared_upload
+from app.api.uploads import OPENAPI_BODY, prepared_upload, private_stream
 from app.batch.items import ITEM_HEADER, ITEM_OPTIONS, item_answers, item_row
 from app.batch.pipeline import media_type
 from app.errors import TooLarge
@@ -52,7 +52,9 @@ async def batch_csv(request: Request, tagger: TaggerDep, settings: SettingsDep) 
     fmt = upload.options.output_format
     assert fmt is not None
     return StreamingResponse(
-        tagger.stream(upload.file, upload.options, max_rows=settings.batch_max_rows),
+        private_stream(
+            tagger.stream(upload.file, upload.options, max_rows=settings.batch_max_rows)
+        ),
         media_type=media_type(fmt, upload.options.encoding),
         headers={"Content-Disposition": f'attachment; filename="tagged.{fmt.value}"'},
         background=BackgroundTask(upload.close),
