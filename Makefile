@@ -7,8 +7,9 @@ export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+# A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
+POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 JOB_WORKERS ?= 2
-BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
 
 .PHONY: setup data run test lint postgis chromium services wrk bench clean
 
@@ -20,15 +21,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-# Schema, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and the offline geocoder.
-data: setup
-	$(BIN)/qpv db upgrade
-	$(BIN)/qpv data sync
-	$(MAKE) var/.ban-imported
-
-var/.ban-imported: $(BAN_FILES) | setup
-	$(if $(BAN_FILES),$(BIN)/qpv geocoder import $(BAN_FILES),@echo "no BAN file under $(QPV_DATA_DIR)/ban: address lookups need the ban provider")
-	mkdir -p var && touch $@
+# Whatever QPV_DATABASE_URL names, leave that database complete: created if missing, schema,
+# administrative divisions, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and
+# the offline geocoder (BAN files under QPV_DATA_DIR/ban). `qpv setup` decides from the
+# database's own state (sha256 of what it holds), so a second run only checks.
+data: setup $(if $(POSTGRES_URL),postgis services)
+	$(BIN)/qpv setup
 
 # The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
 # the workers stop with the API (Ctrl-C or a signal to this shell).

@@ -11,9 +11,8 @@ from fastapi import FastAPI
 from app import logs
 from app.api import problems
 from app.api.routes import addresses, batch, datasets, gaps, health, jobs, points, quartiers
-from app.db.loader import load_index
+from app.data.runtime import load_runtime
 from app.db.session import make_engine
-from app.geocoding.providers import build_geocoders
 from app.jobs.service import Jobs
 from app.settings import Settings
 
@@ -29,16 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
-        app.state.index = load_index(engine)
-        log.info(
-            "index loaded: %s",
-            ", ".join(
-                f"{g} ({geo.dataset.feature_count} QPV, {geo.dataset.version})"
-                for g, geo in app.state.index.geographies.items()
-            )
-            or "no geography",
-        )
-        app.state.geocoders = build_geocoders(settings, engine)
+        runtime = load_runtime(settings, engine)
+        app.state.divisions = runtime.divisions
+        app.state.index = runtime.index
+        app.state.geocoders = runtime.geocoders
         app.state.jobs = Jobs.from_settings(settings)
         try:
             yield
@@ -56,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.index = None
+    app.state.divisions = None
     app.state.geocoders = {}
     problems.install(app)
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)

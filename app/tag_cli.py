@@ -79,15 +79,16 @@ def options_from(args: argparse.Namespace) -> TagOptions:
 
 def build_tagger(settings: Settings) -> Tagger:
     """Load the index and the geocoders from the configured database."""
-    from app.db.loader import load_index
+    from app.data.runtime import load_runtime
     from app.db.session import make_engine
-    from app.geocoding.providers import build_geocoders
 
-    engine = make_engine(settings.database_url)
-    index = load_index(engine)
-    geocoders = build_geocoders(settings, engine)
-    resolver = AddressResolver(index, geocoders, settings) if geocoders else None
-    return Tagger(index, resolver, settings)
+    runtime = load_runtime(settings, make_engine(settings.database_url))
+    resolver = (
+        AddressResolver(runtime.index, runtime.geocoders, settings, runtime.divisions)
+        if runtime.geocoders
+        else None
+    )
+    return Tagger(runtime.index, resolver, settings)
 
 
 def run(args: argparse.Namespace) -> int:

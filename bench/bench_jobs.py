@@ -29,11 +29,11 @@ import httpx
 import numpy as np
 import redis
 
+from app.data.ban_import import import_ban_files
 from app.data.importer import import_qpv_file
 from app.db.loader import load_index
 from app.db.migrate import upgrade
 from app.db.session import make_engine
-from app.geocoding.ban_import import import_ban_files
 from bench.bench_batch import _free_port, write_addresses
 from bench.bench_geocoder import BAN_BONDY, BAN_PARIS, GEODATA
 
@@ -203,7 +203,7 @@ def main() -> int:
             figures = run_job(env, src, folder / "result.csv", args.workers, folder)
         finally:
             client = redis.Redis.from_url(args.redis_url)
-            for pattern in (f"{namespace}*", f"saq:{namespace}*"):
+            for pattern in (f"{namespace}*", f"saq:{namespace}*", f"saq:job:{namespace}*"):
                 for key in client.scan_iter(match=pattern):
                     client.delete(key)
         figures |= right_answers(url, folder / "result.csv", lon, lat)

@@ -56,8 +56,13 @@ class Quartier(BaseModel):
     name: str
     departement: str
     territory: str
-    communes: list[str] = Field(description="commune names, when the source gives them")
-    insee_codes: list[str] = Field(description="INSEE commune codes, when the source gives them")
+    communes: list[str] = Field(
+        description="commune names: from the source, else from the administrative divisions"
+    )
+    insee_codes: list[str] = Field(
+        description="INSEE commune codes from the source, then the current code of any "
+        "commune merged since (administrative divisions)"
+    )
 
     @classmethod
     @cache  # a few thousand immutable quartiers per process

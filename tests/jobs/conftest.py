@@ -41,7 +41,7 @@ def session_namespace() -> Iterator[str]:
         pytest.fail(f"job tests need Redis at {JOBS_REDIS} (`make services`): {exc}")
     namespace = f"qpvtest-{uuid.uuid4().hex[:10]}"
     yield namespace
-    for pattern in (f"{namespace}*", f"saq:{namespace}*"):
+    for pattern in (f"{namespace}*", f"saq:{namespace}*", f"saq:job:{namespace}*"):
         for key in client.scan_iter(match=pattern, count=1000):
             client.delete(key)
     client.close()
