@@ -6,13 +6,19 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import InvalidInput
 from app.settings import Settings
 from app.spatial.geography import Geography
-from app.stats import service
-from app.stats.service import ReportFormat
+
+if TYPE_CHECKING:
+    from app.stats import service
+    from app.stats.service import ReportFormat
+
+# The statistics modules (scipy, statsmodels: ~1.5 s) are imported by the commands that use
+# them, not when `qpv` builds its parser for another command.
+FORMATS = ("json", "csv", "html")
 
 
 def register(groups: Any) -> None:
@@ -50,7 +56,7 @@ def register(groups: Any) -> None:
     raw.add_argument("--geography", choices=[g.value for g in Geography], default=None)
     raw.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
     gaps.add_argument(
-        "--format", choices=[f.value for f in ReportFormat], help="default: from -o, else json"
+        "--format", choices=FORMATS, help="default: from -o, else json"
     )
     gaps.add_argument("-o", "--output", type=Path, help="default: standard output")
     gaps.set_defaults(func=_gaps)
@@ -78,6 +84,8 @@ def register(groups: Any) -> None:
 
 
 def _format(args: argparse.Namespace) -> ReportFormat:
+    from app.stats.service import ReportFormat
+
     if args.format:
         return ReportFormat(args.format)
     suffix = args.output.suffix.lstrip(".").lower() if args.output else ""
@@ -85,6 +93,8 @@ def _format(args: argparse.Namespace) -> ReportFormat:
 
 
 def _gaps(args: argparse.Namespace) -> int:
+    from app.stats import service
+
     settings = Settings()
     indicator = service.indicator_of(
         args.outcome,
@@ -123,6 +133,7 @@ def _tag(args: argparse.Namespace, settings: Settings) -> service.Tag | None:
     """Tagging of a raw INPUT with the batch pipeline, when batch options are given."""
     if not (args.columns or args.postcode or args.citycode or args.lat or args.lon or args.x):
         return None
+    from app.stats import service
     from app.tag_cli import build_tagger, options_from
 
     # qpv tag's own reading of its options; the tagged file is an intermediate CSV.
