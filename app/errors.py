@@ -58,3 +58,9 @@ class UpstreamError(QpvError):
     """A dependency (geocoder, database) failed to answer."""
 
     status, title, slug = 502, "Upstream error", "upstream-error"
+
+
+class DatabaseNotReady(QpvError):
+    """The database is missing, unreachable or not migrated to the code's schema."""
+
+    status, title, slug = 503, "Database not ready", "database-not-ready"

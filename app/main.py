@@ -7,11 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import logs
-from app.api import problems
+from app.api import docs, metrics, middleware, problems
 from app.api.routes import addresses, datasets, health, points, quartiers
+from app.db.migrate import require_schema
 from app.db.session import make_engine
+from app.errors import DatabaseNotReady
 from app.geocoding.providers import build_geocoders
 from app.settings import Settings
 from app.spatial.loader import load_index
@@ -23,9 +26,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; nothing is loaded until the lifespan starts."""
     settings = settings or Settings()
     logs.configure(settings.log_level)
+    meter = metrics.Metrics(settings.metrics_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            require_schema(settings.database_url)
+        except DatabaseNotReady as exc:
+            log.critical("qpv: error: %s", exc.detail)  # one line before uvicorn's traceback
+            raise
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.index = load_index(engine)
@@ -37,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             or "no geography",
         )
-        app.state.geocoders = build_geocoders(settings, engine)
+        app.state.geocoders = metrics.metered(build_geocoders(settings, engine), meter)
         try:
             yield
         finally:
@@ -50,11 +59,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Is this address in a quartier prioritaire de la politique de la ville (QPV)?",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = meter
     app.state.index = None
     app.state.geocoders = {}
     problems.install(app)
+    docs.install(app)
+    middleware.install(app, settings, meter)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
+        )
+    app.include_router(metrics.router)
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
     for router in (points.router, addresses.router, quartiers.router, datasets.router):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)

@@ -165,8 +165,15 @@ class DatasetOut(BaseModel):
 class Health(BaseModel):
     """Liveness or readiness."""
 
-    status: Literal["ok"]
-    checks: dict[str, str] = Field(default_factory=dict)
+    status: Literal["ok", "degraded"] = Field(
+        description="`ok`: every part answers; `degraded`: the index answers but the database "
+        "or a geocoder does not (point lookups still work)"
+    )
+    checks: dict[str, str] = Field(
+        default_factory=dict,
+        description="`index`, `database` and `geocoder.NAME`: `ok`, `unreachable`, `down`; "
+        "`qpvYYYY`: the dataset version loaded for that geography",
+    )
 
 
 class Geocoding(BaseModel):

@@ -10,7 +10,7 @@ import httpx
 
 from app.data.importer import ImportReport, import_qpv_file
 from app.data.sources import fetch, find_local, load_manifest
-from app.db.session import make_engine
+from app.db.session import open_database
 from app.settings import Settings
 from app.spatial.geography import Geography
 
@@ -44,7 +44,7 @@ def _print(report: ImportReport, path: Path) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    engine = make_engine(Settings().database_url)
+    engine = open_database(Settings().database_url)
     geography = Geography(args.geography) if args.geography else None
     report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
     _print(report, args.path)
@@ -53,7 +53,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     missing = 0
     with httpx.Client(timeout=60, follow_redirects=True) as client:
         for source in load_manifest(settings.sources_manifest):

@@ -32,3 +32,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """The session factory used by repositories."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def open_database(url: str, **kwargs: Any) -> Engine:
+    """An engine on a database that exists and is migrated, else ``DatabaseNotReady``."""
+    from app.db.migrate import require_schema  # alembic is loaded only where it is needed
+
+    require_schema(url)
+    return make_engine(url, **kwargs)

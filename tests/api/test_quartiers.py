@@ -77,7 +77,8 @@ def test_probes_report_live_and_ready(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert set(ready.json()["checks"]) == {"database", "qpv2015", "qpv2024"}
+    assert ready.json()["status"] == "ok"
+    assert set(ready.json()["checks"]) == {"index", "database", "qpv2015", "qpv2024"}
 
 
 def test_an_empty_database_is_live_but_not_ready(sqlite_url: str) -> None:

@@ -18,18 +18,27 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health)
-def readyz(request: Request) -> Health:
-    """The index is loaded and the database answers."""
-    index = request.app.state.index
-    if index is None or not index.geographies:
-        raise NotReady("no QPV geography is loaded")
+def _database(request: Request) -> str:
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        raise NotReady("the database does not answer") from None
-    loaded = {str(g): geo.dataset.version for g, geo in index.geographies.items()}
-    return Health(
-        status="ok", checks={"database": "ok"} | {f"qpv{g}": v for g, v in loaded.items()}
-    )
+        return "unreachable"
+    return "ok"
+
+
+@router.get("/readyz", response_model=Health)
+def readyz(request: Request) -> Health:
+    """Index, database and geocoders, each on its own: `degraded` while the index answers alone.
+
+    A 503 only when no index is loaded; a replica whose database is down still answers points.
+    """
+    index = request.app.state.index
+    if index is None or not index.geographies:
+        raise NotReady("no QPV geography is loaded")
+    checks = {"index": "ok", "database": _database(request)}
+    for name, geocoder in request.app.state.geocoders.items():
+        checks[f"geocoder.{name}"] = "down" if getattr(geocoder, "down", False) else "ok"
+    status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+    checks |= {f"qpv{g}": geo.dataset.version for g, geo in index.geographies.items()}
+    return Health(status=status, checks=checks)

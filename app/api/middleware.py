@@ -1,0 +1,195 @@
+"""One pure ASGI middleware around the whole app: request id, timeout, headers, logs, metrics.
+
+It wraps even the 500 handler, so every answer carries the request id and security headers.
+Cheap on the hot path: a few header tuples appended, one counter, one histogram, one log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.metrics import Metrics
+from app.api.problems import PROBLEM_JSON, TYPE_BASE
+from app.logs import REQUEST_ID
+from app.settings import Settings
+
+access_log = logging.getLogger("app.access")
+
+# Strict for the JSON API, and enough for /docs and /redoc served from the package: their
+# scripts and styles are local files; Redoc needs inline styles and blob: workers.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", CSP.encode()),
+)
+# Answers that change only with the dataset: validators and caching.
+CACHED_PREFIXES = ("/v1/qpv", "/v1/datasets")
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and _REQUEST_ID.match(value):
+            return str(value.decode())
+    return uuid.uuid4().hex
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+class ServiceMiddleware:
+    """Request id (X-Request-ID kept or made), time limit, headers, access log and metrics."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.timeout = settings.request_timeout_s
+        self.access_log = settings.access_log
+        self.cache_control = f"public, max-age={settings.cache_max_age_s}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request through the app."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        token = REQUEST_ID.set(request_id)
+        extra = (*SECURITY_HEADERS, (b"x-request-id", request_id.encode()))
+        started = time.perf_counter()
+        state = {"status": 500, "sent": False}
+        timer: asyncio.Timeout | None = None
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"], state["sent"] = message["status"], True
+                message["headers"] = [*message.get("headers", ()), *extra]
+                if timer is not None:
+                    timer.reschedule(None)  # streamed answers may take longer once started
+            await send(message)
+
+        outgoing: Callable[[Message], Any] = send_with_headers
+        if scope["method"] == "GET" and scope["path"].startswith(CACHED_PREFIXES):
+            outgoing = _EtagSender(scope, send_with_headers, self.cache_control).send
+        try:
+            async with asyncio.timeout(self.timeout) as timer:
+                await self.app(scope, receive, outgoing)
+        except TimeoutError:
+            assert timer is not None
+            if not timer.expired() or state["sent"]:
+                raise
+            await _timed_out(send_with_headers, self.timeout)
+        finally:
+            self._record(scope, int(state["status"]), time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope["method"]
+        self.metrics.observe_request(method, route, status, seconds)
+        if self.access_log:
+            access_log.info(
+                "%s %s %d",
+                method,
+                route,
+                status,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                },
+            )
+
+
+async def _timed_out(send: Send, seconds: float) -> None:
+    body = orjson.dumps(
+        {
+            "type": TYPE_BASE + "timeout",
+            "title": "Request timeout",
+            "status": 504,
+            "detail": f"no answer within {seconds:g} s",
+        }
+    )
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 504, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _EtagSender:
+    """Holds a 200 answer until its body is complete, then sends it with an ETag, or a 304."""
+
+    def __init__(self, scope: Scope, send: Send, cache_control: bytes) -> None:
+        self.if_none_match = _header(scope, b"if-none-match")
+        self.downstream = send
+        self.cache_control = cache_control
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+
+    async def send(self, message: Message) -> None:
+        """Forward, or buffer a 200 answer until its last chunk."""
+        if message["type"] == "http.response.start":
+            if message["status"] != 200:
+                await self.downstream(message)
+                return
+            self.start = message
+            return
+        if self.start is None:
+            await self.downstream(message)
+            return
+        self.chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            await self._finish()
+
+    async def _finish(self) -> None:
+        assert self.start is not None
+        body = b"".join(self.chunks)
+        etag = b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
+        validators = [(b"etag", etag), (b"cache-control", self.cache_control)]
+        if self.if_none_match is not None and _matches(self.if_none_match, etag):
+            start = {"type": "http.response.start", "status": 304, "headers": validators}
+            await self.downstream(start)
+            await self.downstream({"type": "http.response.body", "body": b""})
+            return
+        headers = [(k, v) for k, v in self.start.get("headers", ()) if k != b"etag"]
+        await self.downstream({**self.start, "headers": [*headers, *validators]})
+        await self.downstream({"type": "http.response.body", "body": body})
+
+
+def _matches(if_none_match: bytes, etag: bytes) -> bool:
+    tags = {t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")}
+    return b"*" in tags or etag in tags
+
+
+def install(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """Wrap the app's whole stack (500 handler included) in the service middleware."""
+    build_stack = app.build_middleware_stack
+
+    def build() -> ASGIApp:
+        return ServiceMiddleware(build_stack(), settings, metrics)
+
+    app.build_middleware_stack = build  # type: ignore[method-assign]
