@@ -12,13 +12,14 @@ from app.errors import QpvError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-command group per domain."""
+    from app import serve
     from app.data import cli as data_cli
     from app.db import cli as db_cli
     from app.geocoding import cli as geocoding_cli
 
     parser = argparse.ArgumentParser(prog="qpv", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
-    for module in (db_cli, data_cli, geocoding_cli):
+    for module in (db_cli, data_cli, geocoding_cli, serve):
         module.register(groups)
     return parser
 

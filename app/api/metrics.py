@@ -32,13 +32,6 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 DOWN_AFTER = 3
 
 
-def clear_multiprocess_dir(folder: Path) -> None:
-    """Create ``folder`` or empty it of a previous server's files (before workers start)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink(missing_ok=True)
-
-
 class Metrics:
     """The service's metrics, in this process or shared by the workers of one server."""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.metrics import Metrics
@@ -50,6 +51,20 @@ def _request_id(scope: Scope) -> str:
         if name == b"x-request-id" and _REQUEST_ID.match(value):
             return str(value.decode())
     return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template, e.g. /v1/qpv/{code}: no user input in labels."""
+    route = scope.get("route")
+    path_format: str | None = getattr(route, "path_format", None)
+    if path_format is None:
+        return "unmatched"
+    if isinstance(route, Mount):
+        return path_format
+    # Routers can be kept nested: the route knows its own part, the static prefix
+    # (/v1) is the rest of the matched path.
+    parts = scope["path"].split("/")
+    return "/".join(parts[: len(parts) - path_format.count("/")]) + path_format
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
@@ -105,7 +120,7 @@ class ServiceMiddleware:
             REQUEST_ID.reset(token)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        route = route_template(scope)
         method = scope["method"]
         self.metrics.observe_request(method, route, status, seconds)
         if self.access_log:
