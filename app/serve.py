@@ -15,6 +15,8 @@ LOG_CONFIG: dict[str, Any] = {
     "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json"}},
     "loggers": {
         "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
+        # Not through the root logger: the CLI gave it a plain-text handler.
+        "app": {"handlers": ["json"], "propagate": False},
         # Replaced by the app's own access line (route template, never the query string).
         "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
     },

@@ -114,6 +114,7 @@ class ServiceMiddleware:
             assert timer is not None
             if not timer.expired() or state["sent"]:
                 raise
+            timer = None  # expired: nothing left to reschedule
             await _timed_out(send_with_headers, self.timeout)
         finally:
             self._record(scope, int(state["status"]), time.perf_counter() - started)
