@@ -51,6 +51,7 @@ lint: setup
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/ruff format --check app tests bench migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Figures are recorded in bench/README.md; run on a quiet machine.
 bench: data postgis services

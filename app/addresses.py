@@ -13,18 +13,16 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import Geod
 
-from app.errors import InvalidInput, UpstreamError
+from app.codes import departement_of_citycode, is_insee_code, is_postcode
+from app.errors import InvalidInput, UnknownDepartement, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.settings import Settings
-from app.spatial.communes import departement_of_citycode
 from app.spatial.geography import Geography
 from app.spatial.index import GeographyIndex, PointAnswer, QpvIndex
 from app.spatial.territories import Territory, territory_of_departement, territory_of_point
 
 MAX_QUERY_CHARS = 250
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_POSTCODE = re.compile(r"^\d{5}$")
-_CITYCODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 _GEOD = Geod(ellps="GRS80")
 
 
@@ -101,10 +99,10 @@ def validate(query: AddressQuery) -> AddressQuery:
     ):
         raise InvalidInput("give q (free text) or at least voie, commune, code_postal or citycode")
     postcode = fields["code_postal"]
-    if postcode and (not _POSTCODE.match(postcode) or not _known_postcode(postcode)):
+    if postcode and not is_postcode(postcode):
         raise InvalidInput(f"code_postal {postcode!r} is not a French postcode")
     citycode = (fields["citycode"] or "").upper() or None
-    if citycode and not _CITYCODE.match(citycode):
+    if citycode and not is_insee_code(citycode):
         raise InvalidInput(f"citycode {citycode!r} is not an INSEE commune code")
     return AddressQuery(
         q=fields["q"] or None,
@@ -114,12 +112,6 @@ def validate(query: AddressQuery) -> AddressQuery:
         commune=fields["commune"] or None,
         citycode=citycode,
     )
-
-
-def _known_postcode(postcode: str) -> bool:
-    # Postcodes start with the département number: 01-95, 97x/98x overseas (20 for Corsica).
-    prefix = int(postcode[:2])
-    return 1 <= prefix <= 95 or prefix in (97, 98)
 
 
 class AddressResolver:
@@ -303,6 +295,6 @@ def _territory(candidate: Candidate | None, query: AddressQuery) -> Territory | 
     if query.citycode:
         try:
             return territory_of_departement(departement_of_citycode(query.citycode))
-        except ValueError:
+        except UnknownDepartement:
             return None
     return None

@@ -1,4 +1,7 @@
-"""Domain exceptions and their HTTP mapping; every error body is RFC 9457 problem+json."""
+"""Domain exceptions: each says what went wrong, none knows about HTTP.
+
+The API maps them to statuses in one table (app/api/problems.py); the CLI prints their detail.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,6 @@ from typing import Any
 
 class QpvError(Exception):
     """Base of every error the service reports to its callers."""
-
-    status: int = 500
-    title: str = "Internal error"
-    slug: str = "internal-error"
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -21,46 +20,42 @@ class QpvError(Exception):
 class InvalidInput(QpvError):
     """The request is well formed but its values cannot be answered."""
 
-    status, title, slug = 422, "Invalid input", "invalid-input"
+
+class UnknownDepartement(InvalidInput):
+    """A département code that names no territory with QPV."""
+
+
+class InvalidGeometry(InvalidInput):
+    """Geometries or coordinate arrays the spatial core cannot index or query."""
 
 
 class NotFound(QpvError):
     """The named resource does not exist."""
 
-    status, title, slug = 404, "Not found", "not-found"
-
 
 class NoGeographyInForce(QpvError):
     """No QPV geography was in force at the requested date and place."""
-
-    status, title, slug = 422, "No QPV geography in force", "no-geography-in-force"
 
 
 class GeographyNotLoaded(QpvError):
     """The requested geography has no dataset imported."""
 
-    status, title, slug = 503, "Geography not loaded", "geography-not-loaded"
-
 
 class NotReady(QpvError):
     """The service has not finished loading its index."""
-
-    status, title, slug = 503, "Service not ready", "not-ready"
 
 
 class ImportRefused(QpvError):
     """A data file was refused by the import; the database is left unchanged."""
 
-    status, title, slug = 422, "Import refused", "import-refused"
-
 
 class UpstreamError(QpvError):
     """A dependency (geocoder, database) failed to answer."""
 
-    status, title, slug = 502, "Upstream error", "upstream-error"
+
+class CorruptGrid(QpvError):
+    """A cached membership grid does not load (other format, other polygons)."""
 
 
-class DatabaseNotReady(QpvError):
+class DatabaseNotReady(NotReady):
     """The database is missing, unreachable or not migrated to the code's schema."""
-
-    status, title, slug = 503, "Database not ready", "database-not-ready"

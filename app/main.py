@@ -12,12 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import logs
 from app.api import docs, metrics, middleware, problems
 from app.api.routes import addresses, datasets, health, points, quartiers
+from app.db.loader import load_index
 from app.db.migrate import require_schema
 from app.db.session import make_engine
 from app.errors import DatabaseNotReady
 from app.geocoding.providers import build_geocoders
 from app.settings import Settings
-from app.spatial.loader import load_index
 
 log = logging.getLogger(__name__)
 

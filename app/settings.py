@@ -6,7 +6,6 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 # The folder holding the ``app`` package: the default base of relative paths.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -84,11 +83,9 @@ class Settings(BaseSettings):
             self.sources_manifest = self.home / self.sources_manifest.expanduser()
         if self.metrics_dir is not None:
             self.metrics_dir = self.home / self.metrics_dir.expanduser()
-        url = make_url(self.database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            path = Path(url.database).expanduser()
-            if not path.is_absolute():
-                self.database_url = url.set(database=str(self.home / path)).render_as_string(
-                    hide_password=False
-                )
+        # sqlite:///relative/file.sqlite3 (sqlite:////absolute has a fourth slash).
+        scheme, sep, rest = self.database_url.partition(":///")
+        if scheme.split("+")[0] == "sqlite" and sep and rest and rest[0] not in "/:":
+            path, mark, query = rest.partition("?")
+            self.database_url = f"{scheme}:///{self.home / path}{mark}{query}"
         return self

@@ -41,11 +41,12 @@ sys.path.insert(0, str(ROOT))
 from app.data.reader import read_qpv_file  # noqa: E402
 from app.db.migrate import upgrade  # noqa: E402
 from app.db.session import make_engine  # noqa: E402
+from app.folding import fix_mojibake  # noqa: E402
 from app.geocoding.ban_import import import_ban_files  # noqa: E402
 from app.geocoding.base import AddressQuery, Candidate, MatchType  # noqa: E402
 from app.geocoding.local import LocalGeocoder  # noqa: E402
-from app.geocoding.normalize import fix_mojibake  # noqa: E402
-from app.spatial.index import DatasetInfo, GeographyIndex, QpvInfo, QpvSource  # noqa: E402
+from app.spatial.index import GeographyIndex  # noqa: E402
+from app.spatial.records import DatasetInfo, QpvInfo, QpvSource  # noqa: E402
 
 GEODATA = Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata"))
 BAN_PARIS = GEODATA / "ban" / "adresses-75.csv.gz"

@@ -12,10 +12,10 @@ import time
 import numpy as np
 import shapely
 
+from app.db.loader import load_index
 from app.db.session import make_engine
 from app.settings import Settings
 from app.spatial.geography import Geography
-from app.spatial.loader import load_index
 from app.spatial.tagging import tag_points
 
 

@@ -66,7 +66,20 @@ def postgis_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgis"])
+# The PostgreSQL half of every two-backend test carries the marker, so that
+# `pytest -m "not postgis"` runs the SQLite half alone.
+BACKENDS = ["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
+POSTGIS_FIXTURES = frozenset({"postgis_url", "loaded_postgis_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that asks for a PostGIS fixture by name."""
+    for item in items:
+        if POSTGIS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgis)
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each backend in turn: a migrated SQLite file, then a migrated PostGIS database."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgis_url"
@@ -119,8 +132,8 @@ def loaded_postgis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def qpv_index(loaded_sqlite_url: str) -> QpvIndex:
     """The in-memory index of both geographies, as the service loads it."""
+    from app.db.loader import load_index
     from app.db.session import make_engine
-    from app.spatial.loader import load_index
 
     return load_index(make_engine(loaded_sqlite_url))
 

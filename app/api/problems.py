@@ -13,11 +13,42 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import QpvError
+from app.errors import (
+    GeographyNotLoaded,
+    ImportRefused,
+    InvalidInput,
+    NoGeographyInForce,
+    NotFound,
+    NotReady,
+    QpvError,
+    UpstreamError,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://qpv.example.org/problems/"
+
+
+# The one table from domain errors to HTTP: (status, title, type slug). A subclass without its
+# own row answers as its nearest listed ancestor.
+PROBLEM_TYPES: dict[type[QpvError], tuple[int, str, str]] = {
+    QpvError: (500, "Internal error", "internal-error"),
+    InvalidInput: (422, "Invalid input", "invalid-input"),
+    NotFound: (404, "Not found", "not-found"),
+    NoGeographyInForce: (422, "No QPV geography in force", "no-geography-in-force"),
+    GeographyNotLoaded: (503, "Geography not loaded", "geography-not-loaded"),
+    NotReady: (503, "Service not ready", "not-ready"),
+    ImportRefused: (422, "Import refused", "import-refused"),
+    UpstreamError: (502, "Upstream error", "upstream-error"),
+}
+
+
+def problem_type(error: type[QpvError]) -> tuple[int, str, str]:
+    """The (status, title, slug) of a domain error class."""
+    for cls in error.__mro__:
+        if cls in PROBLEM_TYPES:
+            return PROBLEM_TYPES[cls]
+    raise TypeError(f"{error.__name__} is not a QpvError")  # unreachable for QpvError
 
 
 class Problem(BaseModel):
@@ -68,7 +99,8 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 async def _qpv_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QpvError)
-    return problem(exc.status, exc.title, exc.detail, exc.slug, **exc.extra)
+    status, title, slug = problem_type(type(exc))
+    return problem(status, title, exc.detail, slug, **exc.extra)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -7,12 +7,12 @@ from functools import cache
 from typing import Any, Literal
 
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
-from app.db.models import Dataset
 from app.geocoding.base import Candidate
-from app.spatial.index import DatasetInfo, PointAnswer, QpvInfo
+from app.spatial.index import PointAnswer
+from app.spatial.records import DatasetInfo, QpvInfo
 
 # What each answer status means: in the OpenAPI schema as the field's description (read by
 # /docs and /redoc) and as ``x-enum-descriptions`` (one entry per value, for tools).
@@ -59,13 +59,18 @@ class DatasetRef(BaseModel):
     @cache  # a few immutable datasets per process
     def of(cls, info: DatasetInfo) -> DatasetRef:
         """From the core's dataset info (built once per dataset: answers share it)."""
-        return cls(
-            id=info.id,
-            geography=str(info.geography),
-            version=info.version,
-            source_name=info.source_name,
-            imported_at=info.imported_at,
-        )
+        return cls(**_provenance(info))
+
+
+def _provenance(info: DatasetInfo) -> dict[str, Any]:
+    """The one mapping of a dataset record to the fields every dataset schema shares."""
+    return {
+        "id": info.id,
+        "geography": str(info.geography),
+        "version": info.version,
+        "source_name": info.source_name,
+        "imported_at": info.imported_at,
+    }
 
 
 class Quartier(BaseModel):
@@ -158,34 +163,28 @@ class QpvFeature(BaseModel):
     properties: dict[str, Any]
 
 
-class DatasetOut(BaseModel):
+class DatasetOut(DatasetRef):
     """An imported dataset and its provenance."""
 
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    geography: str
-    source_name: str
     source_url: str | None
     sha256: str
     feature_count: int
     repaired_count: int
     source_crs: str | None
-    imported_at: datetime
     in_use: bool = Field(False, description="whether the index answers from this dataset")
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def version(self) -> str:
-        """First 12 hex digits of the source file's sha256, as in every answer."""
-        return self.sha256[:12]
-
     @classmethod
-    def of(cls, dataset: Dataset, in_use: bool) -> DatasetOut:
-        """From the stored dataset."""
-        out = cls.model_validate(dataset)
-        out.in_use = in_use
-        return out
+    def stored(cls, info: DatasetInfo, in_use: bool) -> DatasetOut:
+        """From a stored dataset's record."""
+        return cls(
+            **_provenance(info),
+            source_url=info.source_url,
+            sha256=info.sha256,
+            feature_count=info.feature_count,
+            repaired_count=info.repaired_count,
+            source_crs=info.source_crs,
+            in_use=in_use,
+        )
 
 
 class Health(BaseModel):

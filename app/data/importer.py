@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.data.reader import read_qpv_file
 from app.db import repositories
-from app.db.models import Dataset
+from app.db.loader import ensure_grid
 from app.spatial.geography import Geography
-from app.spatial.loader import build_geography, store_grid
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +45,15 @@ def import_qpv_file(
         if dataset is None:
             dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
         report = ImportReport(
-            dataset.id,
-            Geography(dataset.geography),
-            dataset.feature_count,
-            dataset.repaired_count,
-            dataset.sha256,
-            created,
+            dataset_id=dataset.id,
+            geography=dataset.geography,
+            feature_count=dataset.feature_count,
+            repaired_count=dataset.repaired_count,
+            sha256=dataset.sha256,
+            created=created,
         )
     # The membership grid takes a second or two to build: once here, not at every start-up.
-    _ensure_grid(engine, report.dataset_id)
+    ensure_grid(engine, report.dataset_id)
     log.info(
         "%s %s: geography %s, %d QPV (%d repaired), dataset %d",
         "imported" if created else "already imported",
@@ -65,13 +64,3 @@ def import_qpv_file(
         report.dataset_id,
     )
     return report
-
-
-def _ensure_grid(engine: Engine, dataset_id: int) -> None:
-    """Build and cache the dataset's membership grid unless a valid one is stored."""
-    with Session(engine) as session:
-        dataset = session.get(Dataset, dataset_id)
-        assert dataset is not None
-        index = build_geography(session, dataset)
-    if not index.grid_loaded:
-        store_grid(engine, index)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,11 @@ import numpy as np
 import pyogrio
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 
-from app.errors import ImportRefused
+from app.db.records import DatasetRecord, QpvRow
+from app.errors import ImportRefused, UnknownDepartement
+from app.hashing import file_sha256
 from app.spatial.geography import CODE_PATTERNS, Geography, departement_of_code
 from app.spatial.territories import territory_of_departement
 
@@ -27,39 +28,11 @@ SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 READABLE = (".geojson", ".json", ".shp", ".gpkg")
 
 
-@dataclass(frozen=True, slots=True)
-class QpvRow:
-    """One quartier as read and repaired, ready to store."""
-
-    code: str
-    name: str
-    departement: str
-    territory: str
-    communes: str
-    insee_codes: str
-    geom: shapely.MultiPolygon
-
-
-@dataclass(frozen=True, slots=True)
-class QpvFile:
-    """The content of one official file: its geography, rows and provenance."""
-
-    geography: Geography
-    rows: list[QpvRow]
-    sha256: str
-    source_name: str
-    source_crs: str
-    repaired_count: int
-
-
-def file_sha256(path: Path) -> str:
+def qpv_file_sha256(path: Path) -> str:
     """Content hash of a file; a shapefile is hashed with its sidecars (attributes are in .dbf)."""
-    digest = hashlib.sha256()
-    parts = [path.with_suffix(ext) for ext in SIDECARS] if path.suffix.lower() == ".shp" else [path]
-    for part in parts:
-        if part.exists():
-            digest.update(part.read_bytes())
-    return digest.hexdigest()
+    if path.suffix.lower() != ".shp":
+        return file_sha256(path)
+    return file_sha256(*(p for p in (path.with_suffix(e) for e in SIDECARS) if p.exists()))
 
 
 def _ogr_path(path: Path, member: str | None) -> str:
@@ -123,20 +96,114 @@ def _to_wgs84(geoms: np.ndarray[Any, Any], crs: CRS) -> np.ndarray[Any, Any]:
     )
 
 
-def _detect_geography(codes: list[str], expected: Geography | None) -> Geography:
+def _feature(i: int, code: str) -> str:
+    """How a message names a feature: its 1-based position in the file and its code."""
+    return f"feature {i + 1} ({code})" if code else f"feature {i + 1}"
+
+
+def _refused(name: str, problem: str, bad: list[str]) -> ImportRefused:
+    """One refusal naming the first bad features and the reason, on one line."""
+    more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+    count = f"{len(bad)} features" if len(bad) > 1 else "1 feature"
+    return ImportRefused(f"{name}: {count} {problem}: {'; '.join(bad[:5])}{more}")
+
+
+def _detect_geography(name: str, codes: list[str], expected: Geography | None) -> Geography:
     for geography in (expected,) if expected else tuple(Geography):
-        bad = [c for c in codes if not CODE_PATTERNS[geography].match(c)]
+        pattern = CODE_PATTERNS[geography]
+        bad = [_feature(i, c) for i, c in enumerate(codes) if not pattern.match(c)]
         if not bad:
             return geography
         if expected:
-            sample = ", ".join(bad[:5])
-            raise ImportRefused(
-                f"{len(bad)} codes do not match the {geography} format "
-                f"({'QPdddnnn' if geography == Geography.QPV2015 else 'QNdddnnX'}): {sample}"
-            )
-    raise ImportRefused(
-        "the codes match neither QPdddnnn (2015) nor QNdddnnX (2024): " + ", ".join(codes[:5])
+            shape = "QPdddnnn" if geography == Geography.QPV2015 else "QNdddnnX"
+            problem = f"with codes that do not match the {geography} format ({shape})"
+            raise _refused(name, problem, bad)
+    neither = [
+        _feature(i, c)
+        for i, c in enumerate(codes)
+        if not any(p.match(c) for p in CODE_PATTERNS.values())
+    ]
+    if not neither:
+        raise ImportRefused(f"{name} mixes 2015 (QPdddnnn) and 2024 (QNdddnnX) codes")
+    raise _refused(
+        name, "with codes that match neither QPdddnnn (2015) nor QNdddnnX (2024)", neither
     )
+
+
+def _check_codes(name: str, codes: list[str]) -> list[str]:
+    """The territory of every code; refuses duplicates and départements without QPV."""
+    duplicates = [code for code, n in Counter(codes).items() if n > 1]
+    if duplicates:
+        raise ImportRefused(
+            f"{name}: {len(duplicates)} codes appear twice: {', '.join(duplicates[:5])}"
+        )
+    territories: list[str] = []
+    bad: list[str] = []
+    for i, code in enumerate(codes):
+        dept = departement_of_code(code)
+        try:
+            territories.append(territory_of_departement(dept).key)
+        except UnknownDepartement:
+            bad.append(f"{_feature(i, code)}: département {dept} has no QPV territory")
+    if bad:
+        raise _refused(name, "in no QPV territory", bad)
+    return territories
+
+
+def _read_raw(path: Path, member: str | None) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """The metadata, WKB geometries and lower-cased fields of the file (or archive member)."""
+    ogr_path = _ogr_path(path, member)
+    try:
+        meta, _fids, wkb, field_data = pyogrio.raw.read(ogr_path)
+    except Exception as exc:  # GDAL raises several types; all mean "unreadable"
+        raise ImportRefused(f"{path.name} could not be read as a vector file: {exc}") from None
+    if len(wkb) == 0:
+        raise ImportRefused(f"{path.name} holds no feature")
+    fields = {n.lower(): values for n, values in zip(meta["fields"], field_data, strict=True)}
+    return meta, wkb, fields
+
+
+def _source_crs(name: str, declared: str | None) -> CRS:
+    if not declared:
+        raise ImportRefused(f"{name} declares no CRS; give it with --crs (e.g. EPSG:2154)")
+    try:
+        return CRS.from_user_input(declared)
+    except CRSError:
+        raise ImportRefused(f"{name}: {declared!r} is not a known CRS") from None
+
+
+def _why_not_polygonal(geom: shapely.Geometry) -> str:
+    if geom.is_empty:
+        return "empty geometry"
+    if isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
+        return "no area left after repair"
+    return f"a {geom.geom_type}, not a polygon"
+
+
+def _geometries(
+    name: str, codes: list[str], wkb: Any, crs: CRS
+) -> tuple[list[shapely.MultiPolygon], int]:
+    """Every feature's geometry in WGS84, repaired, as a MultiPolygon; refuses unusable ones."""
+    missing = [_feature(i, c) for i, (c, g) in enumerate(zip(codes, wkb, strict=True)) if g is None]
+    if missing:
+        raise _refused(name, "without geometry", missing)
+    geoms = _to_wgs84(shapely.from_wkb(wkb), crs)
+    multipolygons, repaired = _repair(geoms)
+    empty = [
+        f"{_feature(i, code)}: {_why_not_polygonal(geoms[i])}"
+        for i, (code, g) in enumerate(zip(codes, multipolygons, strict=True))
+        if g.is_empty
+    ]
+    if empty:
+        raise _refused(name, "with no polygonal geometry", empty)
+    return multipolygons, repaired
+
+
+def _text_column(fields: dict[str, Any], names: tuple[str, ...], n: int) -> list[str]:
+    column = _pick(fields, names)
+    if column is None:
+        return [""] * n
+    return [str(value or "").strip() for value in column]
 
 
 def read_qpv_file(
@@ -144,61 +211,42 @@ def read_qpv_file(
     geography: Geography | None = None,
     member: str | None = None,
     crs: str | None = None,
-) -> QpvFile:
+) -> DatasetRecord:
     """Read, reproject to WGS84, repair and check one QPV file; ImportRefused if it is unusable."""
     if not path.is_file():
         raise ImportRefused(f"{path} does not exist or is not a file")
-    ogr_path = _ogr_path(path, member)
-    try:
-        meta, _fids, wkb, field_data = pyogrio.raw.read(ogr_path)
-    except Exception as exc:  # GDAL raises several types; all mean "unreadable"
-        raise ImportRefused(f"{path.name} could not be read as a vector file: {exc}") from None
-    source_crs = crs or meta.get("crs")
-    if not source_crs:
-        raise ImportRefused(f"{path.name} declares no CRS; give it with --crs (e.g. EPSG:2154)")
-    if len(wkb) == 0:
-        raise ImportRefused(f"{path.name} holds no feature")
-    fields = {name.lower(): values for name, values in zip(meta["fields"], field_data, strict=True)}
+    meta, wkb, fields = _read_raw(path, member)
+    source_crs = _source_crs(path.name, crs or meta.get("crs"))
     codes_col = _pick(fields, CODE_FIELDS)
-    names_col = _pick(fields, NAME_FIELDS)
-    if codes_col is None or names_col is None:
+    if codes_col is None or _pick(fields, NAME_FIELDS) is None:
         raise ImportRefused(
             f"{path.name} has no QPV code/name fields (expected CODE_QP/NOM_QP or "
             f"code_qp/lib_qp; found {', '.join(meta['fields'])})"
         )
     codes = [str(c).strip() if c is not None else "" for c in codes_col]
-    found = _detect_geography(codes, geography)
-    duplicates = [code for code, n in Counter(codes).items() if n > 1]
-    if duplicates:
-        raise ImportRefused(f"{len(duplicates)} codes appear twice: {', '.join(duplicates[:5])}")
-    if any(g is None for g in wkb):
-        raise ImportRefused(f"{path.name} has features without geometry")
-    geoms = _to_wgs84(shapely.from_wkb(wkb), CRS.from_user_input(source_crs))
-    multipolygons, repaired = _repair(geoms)
-    empty = [code for code, g in zip(codes, multipolygons, strict=True) if g.is_empty]
-    if empty:
-        raise ImportRefused(f"{len(empty)} features have no polygonal geometry: {empty[:5]}")
-    communes_col = _pick(fields, COMMUNE_FIELDS)
-    insee_col = _pick(fields, INSEE_FIELDS)
-    rows = []
-    for i, code in enumerate(codes):
-        dept = departement_of_code(code)
-        rows.append(
-            QpvRow(
-                code=code,
-                name=str(names_col[i] or "").strip(),
-                departement=dept,
-                territory=territory_of_departement(dept).key,
-                communes=str(communes_col[i] or "").strip() if communes_col is not None else "",
-                insee_codes=str(insee_col[i] or "").strip() if insee_col is not None else "",
-                geom=multipolygons[i],
-            )
+    found = _detect_geography(path.name, codes, geography)
+    territories = _check_codes(path.name, codes)
+    multipolygons, repaired = _geometries(path.name, codes, wkb, source_crs)
+    names = _text_column(fields, NAME_FIELDS, len(codes))
+    communes = _text_column(fields, COMMUNE_FIELDS, len(codes))
+    insee_codes = _text_column(fields, INSEE_FIELDS, len(codes))
+    rows = [
+        QpvRow(
+            code=code,
+            name=names[i],
+            departement=departement_of_code(code),
+            territory=territories[i],
+            communes=communes[i],
+            insee_codes=insee_codes[i],
+            geom=multipolygons[i],
         )
-    return QpvFile(
+        for i, code in enumerate(codes)
+    ]
+    return DatasetRecord(
         geography=found,
         rows=rows,
-        sha256=file_sha256(path),
+        sha256=qpv_file_sha256(path),
         source_name=path.name if member is None else f"{path.name}/{member}",
-        source_crs=CRS.from_user_input(source_crs).to_string(),
+        source_crs=source_crs.to_string(),
         repaired_count=repaired,
     )

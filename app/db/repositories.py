@@ -2,31 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from app.data.reader import QpvFile, QpvRow
 from app.db.models import Dataset, Qpv, QpvGrid
+from app.db.records import DatasetRecord
+from app.spatial.geography import Geography
+from app.spatial.records import DatasetInfo, QpvInfo, QpvSource
 
 
-def find_dataset_by_sha(session: Session, sha256: str) -> Dataset | None:
+def dataset_info(dataset: Dataset) -> DatasetInfo:
+    """The core's record of a stored dataset (the one mapping of the datasets table)."""
+    return DatasetInfo(
+        id=dataset.id,
+        geography=Geography(dataset.geography),
+        source_name=dataset.source_name,
+        sha256=dataset.sha256,
+        feature_count=dataset.feature_count,
+        repaired_count=dataset.repaired_count,
+        imported_at=dataset.imported_at,
+        source_url=dataset.source_url,
+        source_crs=dataset.source_crs,
+    )
+
+
+def find_dataset_by_sha(session: Session, sha256: str) -> DatasetInfo | None:
     """The dataset imported from a file with this content hash, if any."""
-    return session.scalar(select(Dataset).where(Dataset.sha256 == sha256))
+    dataset = session.scalar(select(Dataset).where(Dataset.sha256 == sha256))
+    return dataset_info(dataset) if dataset is not None else None
 
 
-def add_dataset(session: Session, qpv_file: QpvFile, source_url: str | None = None) -> Dataset:
+def get_dataset(session: Session, dataset_id: int) -> DatasetInfo | None:
+    """One stored dataset, if it exists."""
+    dataset = session.get(Dataset, dataset_id)
+    return dataset_info(dataset) if dataset is not None else None
+
+
+def add_dataset(
+    session: Session, record: DatasetRecord, source_url: str | None = None
+) -> DatasetInfo:
     """Store a dataset and its quartiers (the caller owns the transaction)."""
     dataset = Dataset(
-        geography=str(qpv_file.geography),
-        source_name=qpv_file.source_name,
+        geography=str(record.geography),
+        source_name=record.source_name,
         source_url=source_url,
-        sha256=qpv_file.sha256,
-        feature_count=len(qpv_file.rows),
-        repaired_count=qpv_file.repaired_count,
-        source_crs=qpv_file.source_crs,
+        sha256=record.sha256,
+        feature_count=len(record.rows),
+        repaired_count=record.repaired_count,
+        source_crs=record.source_crs,
         imported_at=datetime.now(UTC),
     )
     session.add(dataset)
@@ -44,25 +69,29 @@ def add_dataset(session: Session, qpv_file: QpvFile, source_url: str | None = No
                 "insee_codes": row.insee_codes,
                 "geom": row.geom,
             }
-            for row in qpv_file.rows
+            for row in record.rows
         ],
     )
-    return dataset
+    return dataset_info(dataset)
 
 
-def current_datasets(session: Session) -> list[Dataset]:
+def current_datasets(session: Session) -> list[DatasetInfo]:
     """The dataset in use for each geography: the most recently imported one."""
     latest = select(func.max(Dataset.id)).group_by(Dataset.geography).scalar_subquery()
-    return list(session.scalars(select(Dataset).where(Dataset.id.in_(latest))))
+    return [dataset_info(d) for d in session.scalars(select(Dataset).where(Dataset.id.in_(latest)))]
 
 
-def all_datasets(session: Session) -> Sequence[Dataset]:
+def all_datasets(session: Session) -> list[DatasetInfo]:
     """Every imported dataset, newest first."""
-    return session.scalars(select(Dataset).order_by(Dataset.id.desc())).all()
+    return [dataset_info(d) for d in session.scalars(select(Dataset).order_by(Dataset.id.desc()))]
 
 
-def dataset_quartiers(session: Session, dataset_id: int) -> list[QpvRow]:
-    """The quartiers of one dataset, ordered by code."""
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def dataset_quartiers(session: Session, dataset_id: int) -> list[QpvSource]:
+    """The quartiers of one dataset, ordered by code, as the index builder takes them."""
     rows = session.execute(
         select(
             Qpv.code,
@@ -76,7 +105,20 @@ def dataset_quartiers(session: Session, dataset_id: int) -> list[QpvRow]:
         .where(Qpv.dataset_id == dataset_id)
         .order_by(Qpv.code)
     )
-    return [QpvRow(*row) for row in rows]
+    return [
+        QpvSource(
+            QpvInfo(
+                code=code,
+                name=name,
+                departement=departement,
+                territory=territory,
+                communes=_split(communes),
+                insee_codes=_split(insee_codes),
+            ),
+            geom,
+        )
+        for code, name, departement, territory, communes, insee_codes, geom in rows
+    ]
 
 
 def grid_payload(session: Session, dataset_id: int, grid_format: int) -> bytes | None:

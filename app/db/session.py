@@ -1,4 +1,4 @@
-"""Engine and session factory for a database URL."""
+"""Engine for a database URL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -27,11 +26,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
-
-
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """The session factory used by repositories."""
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 def open_database(url: str, **kwargs: Any) -> Engine:

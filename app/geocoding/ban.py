@@ -20,7 +20,6 @@ import io
 import logging
 import math
 import random
-import re
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
+from app.codes import is_insee_code, is_postcode
 from app.geocoding.base import (
     AddressQuery,
     Candidate,
@@ -49,8 +49,6 @@ __all__ = ["BanGeocoder"]
 _MIN_QUERY_LEN = 3
 _MAX_QUERY_LEN = 200
 _MAX_LIMIT = 100
-_POSTCODE_RE = re.compile(r"\d{5}")
-_CITYCODE_RE = re.compile(r"(?:\d{5}|2[AB]\d{3})")
 # Servers without the CSV endpoint answer one of these; anything else is a transient or
 # per-chunk failure and does not disable bulk mode for the rest of the instance's life.
 _BULK_UNSUPPORTED_STATUS = frozenset({404, 405, 501})
@@ -146,8 +144,8 @@ def _prepare(query: AddressQuery) -> _Prepared | None:
     only_commune = not query.q and not query.voie and not query.numero
     return _Prepared(
         q=text,
-        postcode=postcode if _POSTCODE_RE.fullmatch(postcode) else None,
-        citycode=citycode if _CITYCODE_RE.fullmatch(citycode) else None,
+        postcode=postcode if is_postcode(postcode) else None,
+        citycode=citycode if is_insee_code(citycode) else None,
         # Restrict to communes only when the caller gave nothing finer; a house number
         # query keeps every type so that BAN can fall back to the street.
         type=MatchType.MUNICIPALITY.value if only_commune else None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import logging
 import re
@@ -23,9 +22,11 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, bindparam, text
 
+from app.codes import departement_of_citycode
 from app.errors import ImportRefused
-from app.geocoding.normalize import fix_mojibake, normalize_street
-from app.spatial.communes import departement_of_citycode
+from app.folding import fix_mojibake
+from app.geocoding.normalize import normalize_street
+from app.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +106,12 @@ def _open_text(path: Path) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_ban_file(path: Path) -> BanFile:
     """Parse and check one BAN CSV file (gzipped or not); refuse it if it is not BAN."""
     name = path.name
     if not path.is_file():
         raise ImportRefused(f"{name}: no such file")
-    result = BanFile(source_name=name, sha256=_sha256(path))
+    result = BanFile(source_name=name, sha256=file_sha256(path))
     streets: dict[tuple[str, str, str], int] = {}
     try:
         with _open_text(path) as fh:

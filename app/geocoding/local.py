@@ -22,12 +22,13 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 from sqlalchemy import Engine, text
 
+from app.codes import ARRONDISSEMENT_SUFFIX, ARRONDISSEMENTS
+from app.folding import fold
 from app.geocoding.base import AddressQuery, Candidate, GeocodeResult, MatchType
 from app.geocoding.normalize import (
     HouseNumber,
     ParsedAddress,
     canonical_rep,
-    fold,
     normalize_city,
     normalize_street,
     parse_address,
@@ -36,7 +37,6 @@ from app.geocoding.normalize import (
     street_type,
     strip_type,
 )
-from app.spatial.communes import ARRONDISSEMENT_SUFFIX, ARRONDISSEMENTS
 
 # Score factors, tuned against the bench (bench/bench_geocoder.py) and BAN's own scale.
 TOP_SCORE = 0.97  # a clean, exact, complete address (BAN gives 0.95-0.98)

@@ -8,9 +8,10 @@ punctuation compare equal whichever way round they were written.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+from app.folding import fix_mojibake, fold
 
 # Abbreviations (and common variants) -> the full word. Applied to both sides, so "Av." in
 # the BAN and "avenue" typed by a user meet on "avenue". Street types first.
@@ -154,11 +155,6 @@ REPETITIONS: dict[str, str] = {
 }
 _REP_WORDS = "|".join(sorted(REPETITIONS, key=len, reverse=True))
 
-# Mojibake: UTF-8 read as Windows-1252 (seen in real BAN exports: "AllÃ©e", "lâ€™").
-_MOJIBAKE = re.compile(
-    "[ÃÂâ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
-)
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _POSTCODE = re.compile(r"(?<!\d)(\d{5})(?!\d)")
 # House number at the start: "12", "12bis", "12 bis", "12B", "12-14" (first kept), "12/14".
 _HOUSENUMBER = re.compile(
@@ -173,28 +169,6 @@ _STARTS_LIKE_STREET = re.compile(r"^\s*\d+\s*(?:bis|ter|[a-z])?\s+\D")
 _ORDINAL = re.compile(r"\b(\d{1,2})\s*(?:er|ere|e|eme|em|ieme|d|nd)\b")
 _ARRONDISSEMENT = re.compile(r"\b(?:arrondissement|arrdt|arrt|arr|ardt)\b")
 _CEDEX = re.compile(r"\bcedex\b(?:\s*\d{1,2})?")
-
-
-def fix_mojibake(text: str) -> str:
-    """Repair UTF-8 text that was decoded as Windows-1252 ("AllÃ©e" -> "Allée")."""
-    if not _MOJIBAKE.search(text):
-        return text
-    for codec in ("cp1252", "latin-1"):
-        try:
-            return text.encode(codec).decode("utf-8")
-        except UnicodeError:
-            continue
-    return text
-
-
-@lru_cache(maxsize=65536)
-def fold(text: str) -> str:
-    """Lower case, no accents, ligatures split, every non-alphanumeric run to one space."""
-    text = fix_mojibake(text).lower()
-    text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return _NON_ALNUM.sub(" ", text).strip()
 
 
 def _expand(tokens: list[str]) -> list[str]:

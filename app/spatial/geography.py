@@ -6,6 +6,7 @@ import re
 from datetime import date
 from enum import StrEnum
 
+from app.codes import departement_of_padded
 from app.errors import InvalidInput, NoGeographyInForce
 from app.spatial.territories import Territory
 
@@ -47,8 +48,7 @@ def geography_of_code(code: str) -> Geography:
 
 def departement_of_code(code: str) -> str:
     """The département of a QPV code: QN07511M -> 75, QP02A001 -> 2A, QN97401M -> 974."""
-    dept = code[2:5]
-    return dept[1:] if dept.startswith("0") else dept
+    return departement_of_padded(code[2:5])
 
 
 def geography_in_force(on: date, territory: Territory) -> Geography:

@@ -37,6 +37,8 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from app.errors import CorruptGrid, InvalidGeometry, InvalidInput
+
 __all__ = ["DEFAULT_LEVELS", "FORMAT", "CellGrid", "tag_points"]
 
 # Bits per axis added at each level below the 1° root: 1° -> 1/64° (~1.7 km) -> 1/512°
@@ -136,9 +138,9 @@ class CellGrid:
         """Index polygons (1-D object array, lon/lat, valid); array position = polygon id."""
         geoms = np.asarray(geoms, dtype=object)
         if geoms.ndim != 1:
-            raise ValueError("geoms must be a 1-D array of polygons")
+            raise InvalidGeometry("geoms must be a 1-D array of polygons")
         if not levels or min(levels) < 1:
-            raise ValueError("levels must be one or more positive bit counts")
+            raise InvalidInput("levels must be one or more positive bit counts")
         n = len(geoms)
         fine = sum(levels)
         scale = float(2**fine)
@@ -168,9 +170,9 @@ class CellGrid:
         nx0 = math.floor(max(ax.max(), bx.max())) - x0 + 3
         ny0 = math.floor(max(ay.max(), by.max())) - y0 + 3
         if max(nx0, ny0) * scale >= 2**31:
-            raise ValueError("extent too large for int32 fine-cell coordinates")
+            raise InvalidGeometry("extent too large for int32 fine-cell coordinates")
         if (nx0 << fine) * (ny0 << fine) * max(n, 1) >= 2**62:
-            raise ValueError("too many polygons for int64 (cell, polygon) keys at this extent")
+            raise InvalidGeometry("too many polygons for int64 (cell, polygon) keys at this extent")
         # Edges in fine-cell units: exact scaling by a power of two, one rounding.
         ua, va = (ax - x0) * scale, (ay - y0) * scale
         ub, vb = (bx - x0) * scale, (by - y0) * scale
@@ -196,7 +198,7 @@ class CellGrid:
         x = np.ascontiguousarray(lon, dtype=np.float64)
         y = np.ascontiguousarray(lat, dtype=np.float64)
         if x.shape != y.shape or x.ndim != 1:
-            raise ValueError("lon and lat must be 1-D arrays of equal length")
+            raise InvalidInput("lon and lat must be 1-D arrays of equal length")
         out = np.empty(len(x), dtype=_I32)
         for start in range(0, len(x), CHUNK):
             stop = min(start + CHUNK, len(x))
@@ -323,11 +325,11 @@ class CellGrid:
         """
         meta = [int(v) for v in np.asarray(arrays["meta"])]
         if meta[0] != FORMAT:
-            raise ValueError(f"unknown CellGrid format {meta[0]}")
+            raise CorruptGrid(f"unknown CellGrid format {meta[0]}")
         x0, y0, nx0, ny0, n = meta[1:6]
         geoms = np.asarray(geoms, dtype=object)
         if len(geoms) != n:
-            raise ValueError(f"these arrays index {n} polygons, not {len(geoms)}")
+            raise CorruptGrid(f"these arrays index {n} polygons, not {len(geoms)}")
         geoms = _prepared(geoms)
         return cls(
             geoms,
@@ -449,7 +451,7 @@ def _build_cells(
         sh = fine - sum(levels[: depth + 1])
         level = _child_level(ctx, level, refine, starts_abs, bits, sh)
     if next_slot + n >= 2**31:
-        raise ValueError("grid too large for int32 entries")
+        raise InvalidGeometry("grid too large for int32 entries")
     ptr_arr = np.asarray(leaf_ptr, dtype=_I32)
     ids_arr = (np.concatenate(leaf_ids) if leaf_ids else np.zeros(0, _I64)).astype(_I32)
     return np.concatenate(chunks), ptr_arr, ids_arr
@@ -499,7 +501,7 @@ def _edges(
     parts, part_poly = shapely.get_parts(geoms, return_index=True)
     poly_mask = shapely.get_type_id(parts) == 3  # polygons only; make_valid may leave lines
     if not poly_mask.all():
-        raise ValueError("geometries must be Polygon or MultiPolygon")
+        raise InvalidGeometry("geometries must be Polygon or MultiPolygon")
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
     same = coord_ring[1:] == coord_ring[:-1]

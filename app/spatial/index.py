@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from app.errors import GeographyNotLoaded, InvalidInput
-from app.spatial.communes import CommuneIndex, commune_code
+from app.codes import commune_code
+from app.errors import CorruptGrid, GeographyNotLoaded, InvalidInput
+from app.folding import fold
+from app.spatial.communes import CommuneIndex
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.grid import CellGrid
+from app.spatial.records import DatasetInfo, QpvInfo, QpvSource
 from app.spatial.territories import (
     TERRITORIES,
     TERRITORY_BY_KEY,
@@ -38,44 +40,6 @@ class PointStatus(StrEnum):
     IN = "in"
     OUT = "out"
     NEAR_BOUNDARY = "near_boundary"
-
-
-@dataclass(frozen=True, slots=True)
-class QpvInfo:
-    """Descriptive attributes of one quartier."""
-
-    code: str
-    name: str
-    departement: str
-    territory: str
-    communes: tuple[str, ...]
-    insee_codes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetInfo:
-    """Provenance of the dataset an answer was computed from."""
-
-    id: int
-    geography: Geography
-    source_name: str
-    sha256: str
-    feature_count: int
-    repaired_count: int
-    imported_at: datetime
-
-    @property
-    def version(self) -> str:
-        """A short, stable version label: the first 12 hex digits of the content hash."""
-        return self.sha256[:12]
-
-
-@dataclass(frozen=True, slots=True)
-class QpvSource:
-    """One quartier as handed to the index builder."""
-
-    info: QpvInfo
-    geom: shapely.Geometry  # WGS84, valid, polygonal
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +312,7 @@ def _cached_grid(
         return None
     try:
         grid = CellGrid.from_bytes(geoms, payload)
-    except (ValueError, KeyError, OSError):
+    except (CorruptGrid, ValueError, KeyError, OSError):  # ValueError: numpy's own
         return None
     # A vertex and an inner point of each polygon: cheap, and any drift in order or geometry
     # between the cache and the polygons shows up here.
@@ -360,12 +324,6 @@ def _cached_grid(
     )
     expected = exact_tag(tree, probes[:, 0], probes[:, 1])
     return grid if np.array_equal(grid.query(probes[:, 0], probes[:, 1]), expected) else None
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for forgiving text filters."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
 
 
 @dataclass(frozen=True, slots=True)

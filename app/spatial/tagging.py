@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from app.errors import InvalidInput
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.index import NEAR_MAX_M, QpvIndex
 from app.spatial.territories import TERRITORIES
@@ -59,7 +60,7 @@ def tag_points(
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
     if lon.shape != lat.shape or lon.ndim != 1:
-        raise ValueError("lon and lat must be 1-D arrays of the same length")
+        raise InvalidInput("lon and lat must be 1-D arrays of the same length")
     n = len(lon)
     valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
     territory = territory_index(lon, lat)

@@ -8,7 +8,8 @@ from functools import cache
 
 from pyproj import Transformer
 
-from app.errors import InvalidInput
+from app.codes import METRO_DEPARTEMENTS
+from app.errors import InvalidInput, UnknownDepartement
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,10 @@ def _transformer(source: int, target: int) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)
 
 
-_METRO_DEPTS = frozenset([f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"])
-
 TERRITORIES: tuple[Territory, ...] = (
-    Territory("hexagone", "Hexagone et Corse", 2154, False, _METRO_DEPTS, (-5.8, 41.2, 10.0, 51.6)),
+    Territory(
+        "hexagone", "Hexagone et Corse", 2154, False, METRO_DEPARTEMENTS, (-5.8, 41.2, 10.0, 51.6)
+    ),
     Territory(
         "antilles",
         "Guadeloupe, Martinique, Saint-Martin",
@@ -75,7 +76,9 @@ def territory_of_departement(dept: str) -> Territory:
     try:
         return _BY_DEPT[dept]
     except KeyError:
-        raise ValueError(f"unknown département code {dept!r}") from None
+        raise UnknownDepartement(
+            f"département {dept} has no QPV territory", departement=dept
+        ) from None
 
 
 def territory_of_point(lon: float, lat: float) -> Territory | None:

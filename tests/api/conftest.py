@@ -9,9 +9,10 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import BACKENDS
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgis"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
     """A client of the app loaded from a SQLite file, then from PostGIS."""
     url = request.getfixturevalue(f"loaded_{request.param}_url")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from app.folding import fix_mojibake, fold
 from app.geocoding.normalize import (
     HouseNumber,
     ParsedAddress,
     canonical_rep,
-    fix_mojibake,
-    fold,
     normalize_city,
     normalize_street,
     parse_address,

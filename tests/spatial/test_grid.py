@@ -13,6 +13,7 @@ import shapely
 from numpy.typing import NDArray
 
 from app.data.reader import read_qpv_file
+from app.errors import CorruptGrid, InvalidInput
 from app.spatial.grid import CellGrid, tag_points
 from app.spatial.territories import TERRITORIES
 from tests.conftest import QPV2015_SHP, QPV2024_GEOJSON
@@ -122,7 +123,7 @@ def test_nan_inf_and_empty(indexed: tuple[NDArray[np.object_], CellGrid]) -> Non
     empty = grid.query(np.zeros(0), np.zeros(0))
     assert empty.dtype == np.int32
     assert empty.shape == (0,)
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(InvalidInput, match="equal length"):
         grid.query(np.zeros(2), np.zeros(3))
 
 
@@ -175,7 +176,7 @@ def test_arrays_round_trip(indexed: tuple[NDArray[np.object_], CellGrid]) -> Non
     lon, lat = random_points(geoms, 100_000, seed=11)
     assert np.array_equal(again.query(lon, lat), grid.query(lon, lat))
     assert again.nbytes == grid.nbytes
-    with pytest.raises(ValueError, match="polygons"):
+    with pytest.raises(CorruptGrid, match="polygons"):
         CellGrid.from_arrays(geoms[:-1], grid.to_arrays())
 
 

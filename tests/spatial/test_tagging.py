@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
+from app.errors import InvalidInput
 from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
 from app.spatial.tagging import INVALID, tag_points
@@ -81,5 +82,5 @@ def test_invalid_coordinates_get_their_own_status_and_keep_their_rows(
 
 
 def test_arrays_of_different_lengths_are_refused(qpv_index: QpvIndex) -> None:
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(InvalidInput, match="same length"):
         tag_points(qpv_index, [1.0, 2.0], [48.0])

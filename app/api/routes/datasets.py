@@ -15,4 +15,4 @@ router = APIRouter(tags=["datasets"])
 def list_datasets(session: SessionDep, index: IndexDep) -> list[DatasetOut]:
     """Every imported dataset with its provenance, newest first."""
     in_use = {geo.dataset.id for geo in index.geographies.values()}
-    return [DatasetOut.of(d, d.id in in_use) for d in repositories.all_datasets(session)]
+    return [DatasetOut.stored(d, d.id in in_use) for d in repositories.all_datasets(session)]

@@ -8,11 +8,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.data.importer import import_qpv_file
+from app.db.loader import load_index
 from app.db.models import QpvGrid
 from app.db.session import make_engine
 from app.spatial.geography import Geography
 from app.spatial.index import exact_tag
-from app.spatial.loader import load_index
 from tests.conftest import QPV2015_SHP, QPV2024_GEOJSON
 
 

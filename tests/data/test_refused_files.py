@@ -1,0 +1,149 @@
+"""Bad QPV files: one line `qpv: error: ...` naming the feature and the reason, exit code 2,
+the database unchanged, on each backend; and the territory edge cases that are accepted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.cli import main
+from app.data.importer import import_qpv_file
+from app.data.reader import read_qpv_file
+from app.db.migrate import upgrade
+from app.db.models import Dataset, Qpv
+from app.db.session import make_engine
+from tests.conftest import BACKENDS, QPV2024_GEOJSON, _postgis_database
+
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[2.35, 48.85], [2.36, 48.85], [2.36, 48.86], [2.35, 48.86], [2.35, 48.85]]],
+}
+# A ring that folds back on itself: valid GeoJSON, no area once repaired.
+FLAT = {"type": "Polygon", "coordinates": [[[2.35, 48.85], [2.36, 48.85], [2.35, 48.85]]]}
+POINT = {"type": "Point", "coordinates": [2.35, 48.85]}
+LINE = {"type": "LineString", "coordinates": [[2.35, 48.85], [2.36, 48.86]]}
+EMPTY = {"type": "Polygon", "coordinates": []}
+
+Features = list[tuple[str, dict[str, Any] | None]]
+
+
+def _write(path: Path, features: Features) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"code_qp": code, "lib_qp": f"Quartier {code}"},
+                        "geometry": geometry,
+                    }
+                    for code, geometry in features
+                ],
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def loaded_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of each backend holding a small valid dataset (3 quartiers)."""
+    source = json.loads(QPV2024_GEOJSON.read_text(encoding="utf-8"))
+    good = tmp_path_factory.mktemp("good") / "good.geojson"
+    good.write_text(json.dumps({**source, "features": source["features"][:3]}))
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('refused') / 'qpv.sqlite3'}"
+        upgrade(url)
+        import_qpv_file(make_engine(url), good)
+        yield url
+        return
+    with _postgis_database("qpv_test_refused") as url:
+        import_qpv_file(make_engine(url), good)
+        yield url
+
+
+def _counts(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        counts = (
+            session.scalar(select(func.count()).select_from(Dataset)) or 0,
+            session.scalar(select(func.count()).select_from(Qpv)) or 0,
+        )
+    engine.dispose()
+    return counts
+
+
+REFUSED: list[tuple[str, Features, str]] = [
+    ("975", [("QN97501M", SQUARE)], "feature 1 (QN97501M): département 975 has no QPV territory"),
+    ("986", [("QN98601M", SQUARE)], "feature 1 (QN98601M): département 986 has no QPV territory"),
+    ("988", [("QN98801M", SQUARE)], "feature 1 (QN98801M): département 988 has no QPV territory"),
+    ("00", [("QN00001M", SQUARE)], "feature 1 (QN00001M): département 00 has no QPV territory"),
+    ("96", [("QN09601M", SQUARE)], "feature 1 (QN09601M): département 96 has no QPV territory"),
+    ("99", [("QN09901M", SQUARE)], "feature 1 (QN09901M): département 99 has no QPV territory"),
+    ("20", [("QN02001M", SQUARE)], "feature 1 (QN02001M): département 20 has no QPV territory"),
+    ("2015-975", [("QP975001", SQUARE)], "feature 1 (QP975001): département 975 has no"),
+    (
+        "second-feature",
+        [("QN07501M", SQUARE), ("QN97501M", SQUARE)],
+        "1 feature in no QPV territory: feature 2 (QN97501M): département 975",
+    ),
+    ("2A-unpadded", [("QN2A001M", SQUARE)], "feature 1 (QN2A001M)"),
+    ("lower-case", [("qn07501m", SQUARE)], "match neither"),
+    ("mixed", [("QN07501M", SQUARE), ("QP075001", SQUARE)], "mixes 2015"),
+    ("duplicate", [("QN07501M", SQUARE), ("QN07501M", SQUARE)], "codes appear twice: QN07501M"),
+    ("null-geometry", [("QN07501M", SQUARE), ("QN07502M", None)], "feature 2 (QN07502M)"),
+    ("empty-geometry", [("QN07501M", EMPTY)], "feature 1 (QN07501M): empty geometry"),
+    ("point", [("QN07501M", POINT)], "feature 1 (QN07501M): a Point, not a polygon"),
+    ("line", [("QN07501M", LINE)], "feature 1 (QN07501M): a LineString, not a polygon"),
+    ("flat", [("QN07501M", FLAT)], "feature 1 (QN07501M): no area left after repair"),
+]
+
+
+@pytest.mark.parametrize(
+    ("features", "message"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED]
+)
+def test_a_bad_file_ends_in_one_error_line_and_leaves_the_database_unchanged(
+    loaded_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    features: Features,
+    message: str,
+) -> None:
+    monkeypatch.setenv("QPV_DATABASE_URL", loaded_url)
+    path = _write(tmp_path / "bad.geojson", features)
+    assert main(["data", "import", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("qpv: error: bad.geojson")
+    assert message in err[0]
+    assert _counts(loaded_url) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("code", "departement", "territory"),
+    [
+        ("QN02A01M", "2A", "hexagone"),
+        ("QN02B01M", "2B", "hexagone"),
+        ("QN97701M", "977", "antilles"),
+        ("QN97801M", "978", "antilles"),
+        ("QN98701M", "987", "polynesie"),
+        ("QP976001", "976", "mayotte"),
+        ("QN00101M", "01", "hexagone"),
+        ("QN09501M", "95", "hexagone"),
+    ],
+)
+def test_territory_edge_cases_that_have_qpv_are_accepted(
+    tmp_path: Path, code: str, departement: str, territory: str
+) -> None:
+    [row] = read_qpv_file(_write(tmp_path / "ok.geojson", [(code, SQUARE)])).rows
+    assert (row.code, row.departement, row.territory) == (code, departement, territory)

@@ -1,0 +1,61 @@
+"""The import contracts of pyproject.toml hold, and a planted upward import breaks them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """Run import-linter on the ``app`` package found under ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_the_import_contracts_hold() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "contract"),
+    [
+        # the cycle of issue 7: the spatial core loading itself from the database
+        ("app/spatial/index.py", "import app.db.repositories", "Layers point one way"),
+        # repositories taking the reader's types
+        ("app/db/repositories.py", "import app.data.reader", "Layers point one way"),
+        ("app/geocoding/base.py", "import app.spatial.index", "Layers point one way"),
+        ("app/addresses.py", "import app.api.problems", "Layers point one way"),
+        ("app/spatial/geography.py", "import fastapi", "know no web framework"),
+        ("app/spatial/territories.py", "import sqlalchemy", "know no database"),
+    ],
+)
+def test_a_planted_forbidden_import_breaks_a_contract(
+    tmp_path: Path, module: str, planted: str, contract: str
+) -> None:
+    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(target.read_text() + f"\n{planted}  # planted by the test\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    broken = [line for line in result.stdout.splitlines() if " BROKEN" in line]
+    assert any(contract in line for line in broken), result.stdout
+    assert planted.split()[-1] in result.stdout
