@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +13,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 from app.db.migrate import upgrade
 from app.geocoding.local import LocalGeocoder
@@ -178,3 +183,29 @@ def addok_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         finally:
             server.stop()
             redis_target.flush()
+
+
+def free_port() -> int:
+    """A loopback port free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@contextmanager
+def running_server(app: ASGIApp, seconds: float = 120) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port, in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + seconds
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

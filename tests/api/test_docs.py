@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from app.api.schemas import STATUS_MEANINGS
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Redoc's sidebar credit shows a logo from its CDN, unconditionally: the CSP stops it before
@@ -46,21 +43,9 @@ def test_every_answer_status_is_described_in_the_openapi_schema(sqlite_client: T
 
 @pytest.fixture(scope="module")
 def served(loaded_sqlite_url: str) -> Iterator[str]:
-    """The app on a real loopback port (uvicorn in a thread)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(Settings(database_url=loaded_sqlite_url, geocoders=[]))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    """The app on a real loopback port."""
+    with running_server(create_app(Settings(database_url=loaded_sqlite_url, geocoders=[]))) as url:
+        yield url
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium: `make test` installs it")

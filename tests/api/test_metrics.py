@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 
 import psycopg
@@ -13,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import POSTGRES_ADMIN
+from tests.conftest import POSTGRES_ADMIN, free_port
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -57,18 +56,10 @@ def test_requests_and_lookups_are_counted_per_route_template_and_status(
     assert "QN07511M" not in text and "48.88" not in text
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nobody listens on: a geocoder that is down."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 def test_geocoder_errors_are_counted_and_a_failing_geocoder_makes_readiness_degraded(
-    loaded_sqlite_url: str, closed_port: int
+    loaded_sqlite_url: str,
 ) -> None:
+    closed_port = free_port()  # nobody listens there: a geocoder that is down
     settings = Settings(
         database_url=loaded_sqlite_url,
         geocoders=["ban"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from app.db.migrate import require_schema, upgrade
 from app.errors import DatabaseNotReady
+from tests.conftest import free_port
 
 
 def test_a_migrated_database_passes(database_url: str) -> None:
@@ -39,10 +39,7 @@ def test_an_older_revision_says_to_upgrade(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_server_is_reported_without_its_password() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"postgresql+psycopg://qpv:s3cret@127.0.0.1:{port}/qpv"
+    url = f"postgresql+psycopg://qpv:s3cret@127.0.0.1:{free_port()}/qpv"  # nobody listens
     with pytest.raises(DatabaseNotReady, match="does not answer") as caught:
         require_schema(url)
     assert "s3cret" not in caught.value.detail
