@@ -7,36 +7,50 @@ export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+# One Prometheus folder per server, shared by its workers and emptied by `qpv serve` at start.
+export QPV_METRICS_DIR ?= var/metrics
 BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
 
-.PHONY: setup data run test lint postgis services bench clean
+.PHONY: setup runtime data run test lint postgis testtools services bench clean
 
-setup: $(VENV)/.installed
+# Two steps: `make run` needs the runtime dependencies only, tests and lint add the dev extra.
+runtime: $(VENV)/.runtime
+setup: $(VENV)/.dev
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.runtime: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
 # Schema, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and the offline geocoder.
-data: setup
+data: runtime
 	$(BIN)/qpv db upgrade
 	$(BIN)/qpv data sync
 	$(MAKE) var/.ban-imported
 
-var/.ban-imported: $(BAN_FILES) | setup
+var/.ban-imported: $(BAN_FILES) | runtime
 	$(if $(BAN_FILES),$(BIN)/qpv geocoder import $(BAN_FILES),@echo "no BAN file under $(QPV_DATA_DIR)/ban: address lookups need the ban provider")
 	mkdir -p var && touch $@
 
 run: data
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-access-log
+	$(BIN)/qpv serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # PostGIS for the PostgreSQL backend tests (Debian package; needs root, as on these machines).
 postgis:
 	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3; }
+
+# Debian's Chromium (rendering /docs, driven by Playwright: no browser download) and nginx
+# (checking deploy/nginx.conf and proxying two replicas in the deployment tests; RUNLEVEL=1:
+# installed, not started).
+testtools:
+	@test -x /usr/bin/chromium && command -v nginx >/dev/null 2>&1 || \
+		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx; }
 
 # PostgreSQL and Redis are started with the machine; start them again if they stopped.
 services:
@@ -44,7 +58,7 @@ services:
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
 		--port 6379 --save "" --appendonly no --dir /tmp --logfile /tmp/redis-qpv.log
 
-test: setup postgis services
+test: setup postgis testtools services
 	$(BIN)/pytest
 
 lint: setup

@@ -57,6 +57,8 @@ def configure(level: str) -> None:
     The ``app`` loggers get a handler only when the host (pytest, a notebook) has not set up
     the root logger; uvicorn's are always rewritten and its access log is replaced by ours.
     """
+    # Nothing of these is written: skip collecting them on every record (one per request).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     app_logger = logging.getLogger("app")
     app_logger.setLevel(level.upper())
     app_logger.handlers = [h for h in app_logger.handlers if h.get_name() != _OURS]

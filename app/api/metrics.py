@@ -75,6 +75,7 @@ class Metrics:
             registry=self.registry,
         )
         self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._lookup_children: dict[tuple[str, str], Any] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request (children cached: this runs on every request)."""
@@ -89,6 +90,13 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def count_lookup(self, kind: str, status: str) -> None:
+        """Count one answer of ``kind`` with its status."""
+        child = self._lookup_children.get((kind, status))
+        if child is None:
+            child = self._lookup_children[kind, status] = self.lookups.labels(kind, status)
+        child.inc()
+
     def render(self) -> bytes:
         """The exposition text: this process's metrics, or every worker's added up."""
         if self.multiprocess_dir is None:
@@ -102,7 +110,7 @@ def count_lookup(request: Request, kind: str, status: str) -> None:
     """Count one answer of ``kind`` with its status (no-op in an app without metrics)."""
     metrics: Metrics | None = getattr(request.app.state, "metrics", None)
     if metrics is not None:
-        metrics.lookups.labels(kind, status).inc()
+        metrics.count_lookup(kind, status)
 
 
 class MeteredGeocoder:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -46,11 +47,11 @@ CACHED_PREFIXES = ("/v1/qpv", "/v1/datasets")
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(scope: Scope, made: Callable[[], str]) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and _REQUEST_ID.match(value):
             return str(value.decode())
-    return uuid.uuid4().hex
+    return made()
 
 
 def route_template(scope: Scope) -> str:
@@ -83,41 +84,53 @@ class ServiceMiddleware:
         self.timeout = settings.request_timeout_s
         self.access_log = settings.access_log
         self.cache_control = f"public, max-age={settings.cache_max_age_s}".encode()
+        # Ids made here: a random prefix per process and a counter (unique across replicas,
+        # and cheaper than a uuid per request).
+        prefix = os.urandom(8).hex()
+        counter = itertools.count(1)
+        self._next_id = lambda: f"{prefix}{next(counter):016x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request through the app."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        request_id = _request_id(scope, self._next_id)
         token = REQUEST_ID.set(request_id)
         extra = (*SECURITY_HEADERS, (b"x-request-id", request_id.encode()))
         started = time.perf_counter()
-        state = {"status": 500, "sent": False}
-        timer: asyncio.Timeout | None = None
+        status, expired = 500, False
+        task = asyncio.current_task()
+        assert task is not None
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        # A bare timer handle: cheaper than asyncio.timeout() on the hot path.
+        timer = asyncio.get_running_loop().call_later(self.timeout, expire)
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                state["status"], state["sent"] = message["status"], True
+                timer.cancel()  # streamed answers may take longer once started
+                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra]
-                if timer is not None:
-                    timer.reschedule(None)  # streamed answers may take longer once started
             await send(message)
 
         outgoing: Callable[[Message], Any] = send_with_headers
         if scope["method"] == "GET" and scope["path"].startswith(CACHED_PREFIXES):
             outgoing = _EtagSender(scope, send_with_headers, self.cache_control).send
         try:
-            async with asyncio.timeout(self.timeout) as timer:
-                await self.app(scope, receive, outgoing)
-        except TimeoutError:
-            assert timer is not None
-            if not timer.expired() or state["sent"]:
-                raise
-            timer = None  # expired: nothing left to reschedule
+            await self.app(scope, receive, outgoing)
+        except asyncio.CancelledError:
+            if not expired or task.uncancel() > 0:
+                raise  # cancelled from elsewhere (shutdown, disconnect)
             await _timed_out(send_with_headers, self.timeout)
         finally:
-            self._record(scope, int(state["status"]), time.perf_counter() - started)
+            timer.cancel()
+            self._record(scope, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:

@@ -99,3 +99,11 @@ def test_every_setting_comes_from_the_environment_and_names_a_real_setting(
         for key in environment:
             if key.startswith("QPV_"):
                 assert key in fields | NOT_SETTINGS, f"{name}: {key} is no setting"
+
+
+def test_every_variable_of_the_example_environment_is_used_by_the_compose_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    example = (ROOT / "deploy" / "env.example").read_text().splitlines()
+    names = [line.split("=", 1)[0] for line in example if line and not line.startswith("#")]
+    assert names
+    assert [n for n in names if "${" + n not in text] == []
