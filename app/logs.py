@@ -7,9 +7,9 @@ route template, and exceptions by type and frames, never by message.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from contextvars import ContextVar
-from datetime import UTC, datetime
 
 import orjson
 
@@ -23,10 +23,21 @@ _OURS = "qpv-json"
 class JsonFormatter(logging.Formatter):
     """A record as one JSON line: ts, level, logger, message, request_id and request fields."""
 
+    _second = -1
+    _prefix = ""
+
+    def _timestamp(self, created: float) -> str:
+        # One line per request: the date part is formatted once a second, not every time.
+        second = int(created)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         """The JSON line (exceptions: type and frames, not the message: it may hold input)."""
         entry: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -34,10 +45,10 @@ class JsonFormatter(logging.Formatter):
         request_id = REQUEST_ID.get()
         if request_id is not None:
             entry["request_id"] = request_id
+        fields = record.__dict__
         for name in FIELDS:
-            value = record.__dict__.get(name)
-            if value is not None:
-                entry[name] = value
+            if name in fields:
+                entry[name] = fields[name]
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = record.exc_info[0].__name__
             entry["frames"] = "".join(traceback.format_tb(record.exc_info[2]))

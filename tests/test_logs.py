@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 
@@ -28,7 +29,7 @@ def test_a_record_is_one_json_line_with_the_request_fields() -> None:
         REQUEST_ID.reset(token)
     assert "\n" not in line
     entry = json.loads(line)
-    assert entry["ts"].endswith("+00:00")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["ts"])
     assert {k: entry[k] for k in ("level", "logger", "request_id", "route", "status")} == {
         "level": "INFO",
         "logger": "app.access",

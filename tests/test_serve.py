@@ -118,3 +118,29 @@ def test_a_server_without_a_database_stops_with_one_line_saying_what_to_run(
     messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line]
     assert f"qpv: error: no database at {missing}: run 'qpv db upgrade'" in messages
     assert not missing.exists()
+
+
+def test_plain_uvicorn_writes_json_lines_too_and_no_access_line_of_its_own(
+    loaded_sqlite_url: str, tmp_path: Path
+) -> None:
+    log, port = tmp_path / "uvicorn.log", free_port()
+    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            env=os.environ | {"QPV_DATABASE_URL": loaded_sqlite_url, "QPV_GEOCODERS": "[]"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        httpx.get(f"{base}/v1/point", params={"lat": 48.88699, "lon": 2.35313})
+        time.sleep(0.5)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line]
+    assert [e["route"] for e in entries if e["logger"] == "app.access"][-1] == "/v1/point"
+    assert not any(e["logger"] == "uvicorn.access" for e in entries)
+    assert "48.88699" not in log.read_text()
