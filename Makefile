@@ -11,7 +11,7 @@ WORKERS ?= 2
 export QPV_METRICS_DIR ?= var/metrics
 BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
 
-.PHONY: setup runtime data run test lint postgis testtools services bench clean
+.PHONY: setup runtime data run test lint postgis testtools services wrk bench clean
 
 # Two steps: `make run` needs the runtime dependencies only, tests and lint add the dev extra.
 runtime: $(VENV)/.runtime
@@ -67,8 +67,13 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The HTTP load generator of bench/bench_http.py (Debian package; needs root).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
 # Figures are recorded in bench/README.md; run on a quiet machine.
-bench: data postgis services
+bench: setup data postgis services wrk
 	$(BIN)/python bench/bench_pip.py
 	$(BIN)/python -m bench.bench_http
 	$(BIN)/python -m bench.bench_startup

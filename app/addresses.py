@@ -165,7 +165,6 @@ class AddressResolver:
         as_of: date | None = None,
     ) -> AddressAnswer:
         """Turn a geocoding result into an address answer (also used by batches)."""
-        tolerance = self.settings.boundary_tolerance_m
         good = [c for c in result.candidates if c.score >= self.settings.geocoder_min_score]
         best = good[0] if good else None
         # The commune is known even when the address is not: a low-scoring municipality
@@ -174,62 +173,90 @@ class AddressResolver:
             (c for c in result.candidates if c.type is MatchType.MUNICIPALITY), None
         )
         geo = self.index.choose(geography, as_of, _territory(commune, query))
-        name = geocoder.name
-        citycode = commune.citycode if commune else query.citycode
-        city = commune.city if commune else query.commune
-        if geo.communes.has_qpv(citycode, city) is False:
-            point = geo.lookup(best.lon, best.lat, tolerance) if best else None
-            if point is None or not point.inside:
-                return AddressAnswer(
-                    AddressStatus.COMMUNE_WITHOUT_QPV,
-                    f"The commune {city or citycode} has no QPV in the {geo.geography} geography.",
-                    name,
-                    geo,
-                    best,
-                    point,
-                )
+        without_qpv = self._commune_without_qpv(query, commune, best, geo, geocoder.name)
+        if without_qpv is not None:
+            return without_qpv
         if best is None:
             return AddressAnswer(
-                AddressStatus.NOT_FOUND,
-                f"No geocoding candidate reached the minimum score "
+                status=AddressStatus.NOT_FOUND,
+                reason="No geocoding candidate reached the minimum score "
                 f"{self.settings.geocoder_min_score:g}.",
-                name,
-                geo,
+                provider=geocoder.name,
+                geo=geo,
             )
-        point = geo.lookup(best.lon, best.lat, tolerance)
-        rivals = self._rivals(best, good[1:], geo, point)
+        return self._located(best, good[1:], geo, geocoder.name)
+
+    def _commune_without_qpv(
+        self,
+        query: AddressQuery,
+        commune: Candidate | None,
+        best: Candidate | None,
+        geo: GeographyIndex,
+        provider: str,
+    ) -> AddressAnswer | None:
+        """The answer when the commune has no QPV, unless the point says otherwise."""
+        citycode = commune.citycode if commune else query.citycode
+        city = commune.city if commune else query.commune
+        if geo.communes.has_qpv(citycode, city) is not False:
+            return None
+        tolerance = self.settings.boundary_tolerance_m
+        point = geo.lookup(best.lon, best.lat, tolerance) if best else None
+        if point is not None and point.inside:
+            return None  # a point inside a QPV outweighs the commune list
+        return AddressAnswer(
+            status=AddressStatus.COMMUNE_WITHOUT_QPV,
+            reason=f"The commune {city or citycode} has no QPV in the {geo.geography} geography.",
+            provider=provider,
+            geo=geo,
+            candidate=best,
+            point=point,
+        )
+
+    def _located(
+        self, best: Candidate, others: list[Candidate], geo: GeographyIndex, provider: str
+    ) -> AddressAnswer:
+        """The answer for a candidate above the minimum score, at its position."""
+        point = geo.lookup(best.lon, best.lat, self.settings.boundary_tolerance_m)
+        rivals = self._rivals(best, others, geo, point)
         if rivals:
             return AddressAnswer(
-                AddressStatus.AMBIGUOUS,
-                f"{len(rivals) + 1} candidates score within "
+                status=AddressStatus.AMBIGUOUS,
+                reason=f"{len(rivals) + 1} candidates score within "
                 f"{self.settings.ambiguity_score_margin:g} of each other, in different places "
                 "with different QPV answers.",
-                name,
-                geo,
-                best,
-                point,
+                provider=provider,
+                geo=geo,
+                candidate=best,
+                point=point,
                 alternatives=rivals,
             )
         if best.type in (MatchType.MUNICIPALITY, MatchType.LOCALITY):
             return AddressAnswer(
-                AddressStatus.NOT_FOUND,
-                f"Only the {best.type.value} was found, and it has QPV: the address cannot be "
-                "placed precisely enough.",
-                name,
-                geo,
-                best,
-                point,
+                status=AddressStatus.NOT_FOUND,
+                reason=f"Only the {best.type.value} was found, and it has QPV: the address "
+                "cannot be placed precisely enough.",
+                provider=provider,
+                geo=geo,
+                candidate=best,
+                point=point,
             )
         reason = point.reason
         if best.type is MatchType.STREET:
             street = self._street(best, geo)
             if street is not None:
-                return _street_answer(street, name, geo, best, point)
+                return _street_answer(street, provider, geo, best, point)
             reason = (
                 "Street-level match whose address points are not known here: answered at "
                 f"the street's reference point. {reason}"
             )
-        return AddressAnswer(AddressStatus(point.status.value), reason, name, geo, best, point)
+        return AddressAnswer(
+            status=AddressStatus(point.status.value),
+            reason=reason,
+            provider=provider,
+            geo=geo,
+            candidate=best,
+            point=point,
+        )
 
     def _rivals(
         self,
@@ -282,7 +309,15 @@ def _street_answer(
             f"Street-level match: {k} of its {n} address points are in a QPV "
             f"({', '.join(street.codes)}); give the house number to decide."
         )
-    return AddressAnswer(status, reason, name, geo, best, point, street)
+    return AddressAnswer(
+        status=status,
+        reason=reason,
+        provider=name,
+        geo=geo,
+        candidate=best,
+        point=point,
+        street=street,
+    )
 
 
 def _qpv_key(answer: PointAnswer) -> tuple[bool, str | None]:

@@ -1,7 +1,13 @@
 """HTTP throughput of ``GET /v1/point`` under wrk, beside a bare FastAPI + STRtree endpoint.
 
-Run with ``make bench`` (or ``python -m bench.bench_http`` after ``make data``). Both servers
-run with 2 uvicorn workers on loopback; wrk (32 connections, 2 threads) shares the 2 cores.
+Run with ``make bench`` (or ``python -m bench.bench_http`` after ``make data``). Every server
+runs with 2 uvicorn workers on loopback; wrk (32 connections, 2 threads) shares the 2 cores.
+
+Side by side: ``--variant LABEL=DIR`` (repeatable) serves the ``app`` package of another
+checkout (``git worktree add /tmp/prev a84af63``) from the same database. All servers are
+started first, then measured in turn for ``--rounds`` rounds, so that a loaded machine
+weighs on every variant alike; the table gives each one's median and its ratio to the bare
+reference and to the first variant.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import os
 import random
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +32,10 @@ GEOJSON = (
     / "qpv2024"
     / "qpv2024_wgs84_rounded4.geojson"
 )
+
+
+# label, ASGI app, factory?, path, working directory
+Server = tuple[str, str, bool, str, Path]
 
 
 def _free_port() -> int:
@@ -48,7 +59,9 @@ def _lua(path: str, n: int = 2000) -> str:
     )
 
 
-def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
+def _serve(
+    app: str, port: int, env: dict[str, str], factory: bool, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -66,8 +79,9 @@ def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subproces
     ]
     if factory:
         cmd.append("--factory")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
+    # ``python -m`` puts the working directory first on sys.path: its ``app`` package wins.
+    proc = subprocess.Popen(cmd, cwd=cwd, env=dict(env, PYTHONPATH=str(cwd)))
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
@@ -75,7 +89,7 @@ def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subproces
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.terminate()
-    raise RuntimeError(f"{app} did not start")
+    raise RuntimeError(f"{app} did not start from {cwd}")
 
 
 def _wrk(url: str, path: str, seconds: int) -> tuple[float, float, float]:
@@ -100,29 +114,63 @@ def _wrk(url: str, path: str, seconds: int) -> tuple[float, float, float]:
     return rps, pct("50"), pct("99")
 
 
+def _variants(specs: list[str]) -> list[tuple[str, Path]]:
+    """``LABEL=DIR`` pairs; none given: this checkout alone."""
+    if not specs:
+        return [("QPV service GET /v1/point", ROOT)]
+    out = []
+    for spec in specs:
+        label, _, folder = spec.partition("=")
+        out.append((label, Path(folder).resolve()))
+    return out
+
+
 def main() -> None:
-    """Run both servers in turn and print a comparison table."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Start every server, measure them in turn, print a comparison table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=DIR")
     args = parser.parse_args()
     env = dict(os.environ, QPV_BENCH_GEOJSON=str(GEOJSON), QPV_GEOCODERS="[]")
-    rows = []
-    for label, app, factory, path in [
-        ("bare FastAPI + STRtree (reference)", "bench.bare_app:app", False, "/point"),
-        ("QPV service GET /v1/point", "app.main:create_app", True, "/v1/point"),
-    ]:
-        port = _free_port()
-        proc = _serve(app, port, env, factory)
-        try:
-            _wrk(f"http://127.0.0.1:{port}", path, 3)  # warm-up
-            rows.append((label, *_wrk(f"http://127.0.0.1:{port}", path, args.seconds)))
-        finally:
+    # A relative SQLite path would follow each variant's working directory: pin it here.
+    url = env.get("QPV_DATABASE_URL", "sqlite:///var/qpv.sqlite3")
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = "sqlite:///" + str(ROOT / url.removeprefix("sqlite:///"))
+    env["QPV_DATABASE_URL"] = url
+    servers: list[Server] = [
+        ("bare FastAPI + STRtree (reference)", "bench.bare_app:app", False, "/point", ROOT)
+    ]
+    servers += [
+        (label, "app.main:create_app", True, "/v1/point", d) for label, d in _variants(args.variant)
+    ]
+    procs, urls = [], []
+    try:
+        for _label, app, factory, _path, cwd in servers:
+            port = _free_port()
+            procs.append(_serve(app, port, env, factory, cwd))
+            urls.append(f"http://127.0.0.1:{port}")
+        runs: list[list[tuple[float, float, float]]] = [[] for _ in servers]
+        for _ in range(args.rounds):
+            for i, (_label, _app, _factory, path, _cwd) in enumerate(servers):
+                _wrk(urls[i], path, 3)  # warm-up
+                runs[i].append(_wrk(urls[i], path, args.seconds))
+    finally:
+        for proc in procs:
             proc.terminate()
             proc.wait(timeout=30)
-    reference = rows[0][1]
-    print(f"{'server':40} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}")
-    for label, rps, p50, p99 in rows:
-        print(f"{label:40} {rps:9.0f} {p50:7.2f} {p99:7.2f} {rps / reference:6.2f}")
+    _print(servers, runs)
+
+
+def _print(servers: list[Server], runs: list[list[tuple[float, float, float]]]) -> None:
+    medians = [tuple(statistics.median(r[k] for r in rs) for k in range(3)) for rs in runs]
+    reference, first = medians[0][0], medians[min(1, len(medians) - 1)][0]
+    header = f"{'server':40} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'/ref':>6} {'/first':>6}"
+    print(header + "  req/s of each round")
+    for (label, *_), (rps, p50, p99), rs in zip(servers, medians, runs, strict=True):
+        each = " ".join(f"{r[0]:.0f}" for r in rs)
+        ratios = f"{rps / reference:6.2f} {rps / first:6.2f}"
+        print(f"{label:40} {rps:9.0f} {p50:7.2f} {p99:7.2f} {ratios}  {each}")
 
 
 if __name__ == "__main__":

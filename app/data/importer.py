@@ -13,20 +13,42 @@ from app.data.reader import read_qpv_file
 from app.db import repositories
 from app.db.loader import ensure_grid
 from app.spatial.geography import Geography
+from app.spatial.records import DatasetInfo
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    """What an import did."""
+    """What an import did: the stored dataset, and whether this import created it."""
 
-    dataset_id: int
-    geography: Geography
-    feature_count: int
-    repaired_count: int
-    sha256: str
+    dataset: DatasetInfo
     created: bool  # False when the same content had been imported before
+
+    @property
+    def dataset_id(self) -> int:
+        """The stored dataset's id."""
+        return self.dataset.id
+
+    @property
+    def geography(self) -> Geography:
+        """The dataset's geography."""
+        return self.dataset.geography
+
+    @property
+    def feature_count(self) -> int:
+        """How many quartiers the dataset holds."""
+        return self.dataset.feature_count
+
+    @property
+    def repaired_count(self) -> int:
+        """How many geometries the import repaired."""
+        return self.dataset.repaired_count
+
+    @property
+    def sha256(self) -> str:
+        """The source file's content hash."""
+        return self.dataset.sha256
 
 
 def import_qpv_file(
@@ -44,14 +66,7 @@ def import_qpv_file(
         created = dataset is None
         if dataset is None:
             dataset = repositories.add_dataset(session, qpv_file, source_url=source_url)
-        report = ImportReport(
-            dataset_id=dataset.id,
-            geography=dataset.geography,
-            feature_count=dataset.feature_count,
-            repaired_count=dataset.repaired_count,
-            sha256=dataset.sha256,
-            created=created,
-        )
+        report = ImportReport(dataset=dataset, created=created)
     # The membership grid takes a second or two to build: once here, not at every start-up.
     ensure_grid(engine, report.dataset_id)
     log.info(

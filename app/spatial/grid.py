@@ -394,40 +394,17 @@ def _build_cells(
     n, fine, nx0, ny0 = len(ctx.geoms), ctx.fine, ctx.nx0, ctx.ny0
     chunks: list[NDArray[np.int32]] = []
     next_slot = nx0 * ny0
-    leaf_ptr: list[int] = [0]
-    leaf_ids: list[NDArray[np.int64]] = []
-    n_leaves = 0
+    leaf_ptr, leaf_ids = np.zeros(1, _I32), np.zeros(0, _I32)
 
     level = _root_level(ctx)
     root = np.full(nx0 * ny0, -1, dtype=_I32)
     chunks.append(root)
     for depth in range(len(levels) + 1):
-        last = depth == len(levels)
-        ncell = len(level.slot)
         entry = np.where(level.cover < n, level.cover, -1)
-        has = np.zeros(ncell, dtype=bool)
+        has = np.zeros(len(level.slot), dtype=bool)
         has[level.cand_cell] = True
-        if last:
-            # Boundary leaves: a single candidate with nothing behind is inlined.
-            counts = np.bincount(level.cand_cell, minlength=ncell)
-            single = (counts == 1) & (level.cover >= n)
-            first = np.cumsum(counts) - counts  # cand_cell is sorted
-            idx = np.flatnonzero(single)
-            entry[idx] = -2 - level.cand_poly[first[idx]]
-            multi = np.flatnonzero(has & ~single)
-            if len(multi):
-                cnt = counts[multi]
-                sel = np.isin(level.cand_cell, multi)
-                ids = level.cand_poly[sel]
-                # Candidates of one leaf, then its fallback (cover or -1).
-                starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-                fall = np.where(level.cover[multi] < n, level.cover[multi], -1)
-                ids_full = np.insert(ids, starts + cnt, fall)
-                ptr = np.cumsum(cnt + 1) + leaf_ptr[-1]
-                leaf_ptr.extend(ptr.tolist())
-                leaf_ids.append(ids_full)
-                entry[multi] = -2 - n - (n_leaves + np.arange(len(multi)))
-                n_leaves += len(multi)
+        if depth == len(levels):
+            leaf_ptr, leaf_ids = _boundary_leaves(level, n, entry, has)
             _write(chunks, level.slot, entry)
             break
         # Refine every cell with candidates into a block of children.
@@ -452,9 +429,32 @@ def _build_cells(
         level = _child_level(ctx, level, refine, starts_abs, bits, sh)
     if next_slot + n >= 2**31:
         raise InvalidGeometry("grid too large for int32 entries")
-    ptr_arr = np.asarray(leaf_ptr, dtype=_I32)
-    ids_arr = (np.concatenate(leaf_ids) if leaf_ids else np.zeros(0, _I64)).astype(_I32)
-    return np.concatenate(chunks), ptr_arr, ids_arr
+    return np.concatenate(chunks), leaf_ptr, leaf_ids
+
+
+def _boundary_leaves(
+    level: _Level, n: int, entry: NDArray[np.int64], has: NDArray[np.bool_]
+) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Last level: inline a single candidate into ``entry``, list several as a leaf.
+
+    Returns the leaf pointers and the leaf ids: the candidates of each leaf, then its
+    fallback (the covering polygon, or -1).
+    """
+    counts = np.bincount(level.cand_cell, minlength=len(level.slot))
+    single = (counts == 1) & (level.cover >= n)
+    first = np.cumsum(counts) - counts  # cand_cell is sorted
+    idx = np.flatnonzero(single)
+    entry[idx] = -2 - level.cand_poly[first[idx]]
+    multi = np.flatnonzero(has & ~single)
+    if len(multi) == 0:
+        return np.zeros(1, _I32), np.zeros(0, _I32)
+    cnt = counts[multi]
+    ids = level.cand_poly[np.isin(level.cand_cell, multi)]
+    starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    fall = np.where(level.cover[multi] < n, level.cover[multi], -1)
+    entry[multi] = -2 - n - np.arange(len(multi))
+    leaf_ptr = np.concatenate([[0], np.cumsum(cnt + 1)]).astype(_I32)
+    return leaf_ptr, np.insert(ids, starts + cnt, fall).astype(_I32)
 
 
 def _release_free_memory() -> None:

@@ -238,58 +238,56 @@ class GeographyIndex:
     def lookup(self, lon: float, lat: float, tolerance_m: float) -> PointAnswer:
         """The full answer for one point: status, quartier, nearest boundary and distance."""
         hits = self.covering(lon, lat)
-        inside = bool(hits)
-        territory = (
-            TERRITORY_BY_KEY[self.infos[hits[0]].territory]
-            if inside
-            else territory_of_point(lon, lat)
-        )
-        qpv = self.infos[hits[0]] if inside else None
-        also_in = tuple(self.infos[i] for i in hits[1:])
+        qpv = self.infos[hits[0]] if hits else None
+        territory = TERRITORY_BY_KEY[qpv.territory] if qpv else territory_of_point(lon, lat)
         if territory is None or territory.key not in self.parts:
             return PointAnswer(
-                PointStatus.OUT,
-                False,
-                None,
-                (),
-                None,
-                None,
-                territory,
-                self.geography,
-                self.dataset,
-                "Outside every territory that has QPV in this geography.",
+                status=PointStatus.OUT,
+                inside=False,
+                qpv=None,
+                also_in=(),
+                nearest=None,
+                distance_m=None,
+                territory=territory,
+                geography=self.geography,
+                dataset=self.dataset,
+                reason="Outside every territory that has QPV in this geography.",
             )
         nearest_id, distance = self.nearest_boundary(lon, lat, territory)
         nearest = self.infos[nearest_id]
-        if distance <= tolerance_m:
-            side = "inside" if inside else "outside"
-            status = PointStatus.NEAR_BOUNDARY
-            reason = (
-                f"{distance:.1f} m from the boundary of {nearest.code}, {side}; within the "
-                f"{tolerance_m:g} m tolerance, so the side is not certain."
-            )
-        elif inside:
-            assert qpv is not None
-            status = PointStatus.IN
-            reason = f"Inside {qpv.code} ({qpv.name}), {distance:.0f} m from its boundary."
-        else:
-            status = PointStatus.OUT
-            reason = (
-                f"Outside every QPV; the nearest is {nearest.code} ({nearest.name}) "
-                f"at {distance:.0f} m."
-            )
+        status, reason = _status(qpv, nearest, distance, tolerance_m)
         return PointAnswer(
-            status,
-            inside,
-            qpv,
-            also_in,
-            nearest,
-            distance,
-            territory,
-            self.geography,
-            self.dataset,
-            reason,
+            status=status,
+            inside=qpv is not None,
+            qpv=qpv,
+            also_in=tuple(self.infos[i] for i in hits[1:]),
+            nearest=nearest,
+            distance_m=distance,
+            territory=territory,
+            geography=self.geography,
+            dataset=self.dataset,
+            reason=reason,
         )
+
+
+def _status(
+    qpv: QpvInfo | None, nearest: QpvInfo, distance: float, tolerance_m: float
+) -> tuple[PointStatus, str]:
+    """The status of a point and why, from the quartier holding it and the nearest boundary."""
+    if distance <= tolerance_m:
+        side = "inside" if qpv is not None else "outside"
+        return PointStatus.NEAR_BOUNDARY, (
+            f"{distance:.1f} m from the boundary of {nearest.code}, {side}; within the "
+            f"{tolerance_m:g} m tolerance, so the side is not certain."
+        )
+    if qpv is not None:
+        return (
+            PointStatus.IN,
+            f"Inside {qpv.code} ({qpv.name}), {distance:.0f} m from its boundary.",
+        )
+    return PointStatus.OUT, (
+        f"Outside every QPV; the nearest is {nearest.code} ({nearest.name}) at {distance:.0f} m."
+    )
 
 
 def exact_tag(

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from app.errors import InvalidInput
 from app.spatial.geography import Geography, geography_in_force
-from app.spatial.index import NEAR_MAX_M, QpvIndex
+from app.spatial.index import NEAR_MAX_M, GeographyIndex, QpvIndex
 from app.spatial.territories import TERRITORIES
 
 INVALID = "invalid"  # status of a point whose coordinates are not a WGS84 position
@@ -76,31 +76,8 @@ def tag_points(
         hit = ids >= 0
         code[rows[hit]] = geo.codes[ids[hit]]
         status[rows[hit]] = _IN
-        if tolerance_m is None and not distances:
-            continue
-        for t, territory_def in enumerate(TERRITORIES):
-            part = geo.parts.get(territory_def.key)
-            sub = rows[territory[rows] == t]
-            if part is None or sub.size == 0:
-                continue
-            if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
-                sub = sub[part.maybe_near(lon[sub], lat[sub])]
-                if sub.size == 0:
-                    continue
-            x, y = territory_def.to_metric().transform(lon[sub], lat[sub])
-            points = shapely.points(x, y)
-            if distance is not None:
-                _, d = part.segment_tree().query_nearest(
-                    points, return_distance=True, all_matches=False
-                )
-                distance[sub] = d
-                if tolerance_m is not None:
-                    near[sub[d <= tolerance_m]] = True
-            elif tolerance_m is not None:
-                close, _ = part.segment_tree().query(
-                    points, predicate="dwithin", distance=tolerance_m
-                )
-                near[sub[close]] = True
+        if tolerance_m is not None or distances:
+            _measure(geo, lon, lat, rows, territory, tolerance_m, distance, near)
     status[near & valid] = _NEAR
     return Tagged(
         code,
@@ -109,6 +86,41 @@ def tag_points(
         _TERRITORY_NAMES[territory],
         distance,
     )
+
+
+def _measure(
+    geo: GeographyIndex,
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    rows: NDArray[np.intp],
+    territory: NDArray[np.int8],
+    tolerance_m: float | None,
+    distance: NDArray[np.float64] | None,
+    near: NDArray[np.bool_],
+) -> None:
+    """Fill ``distance`` (when asked for) and ``near`` for ``rows``, territory by territory."""
+    for t, territory_def in enumerate(TERRITORIES):
+        part = geo.parts.get(territory_def.key)
+        sub = rows[territory[rows] == t]
+        if part is None or sub.size == 0:
+            continue
+        if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
+            # Only points in raster cells near a boundary can be within the tolerance.
+            sub = sub[part.maybe_near(lon[sub], lat[sub])]
+            if sub.size == 0:
+                continue
+        x, y = territory_def.to_metric().transform(lon[sub], lat[sub])
+        points = shapely.points(x, y)
+        if distance is not None:
+            _, d = part.segment_tree().query_nearest(
+                points, return_distance=True, all_matches=False
+            )
+            distance[sub] = d
+            if tolerance_m is not None:
+                near[sub[d <= tolerance_m]] = True
+        elif tolerance_m is not None:
+            close, _ = part.segment_tree().query(points, predicate="dwithin", distance=tolerance_m)
+            near[sub[close]] = True
 
 
 def _geographies(
