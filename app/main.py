@@ -67,14 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.index = None
     app.state.geocoders = {}
     problems.install(app)
-    docs.install(app)
     middleware.install(app, settings, meter)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
         )
-    app.include_router(metrics.router)
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
     for router in (points.router, addresses.router, quartiers.router, datasets.router):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
+    # Last: routes are tried in order, and the lookups are the hot path.
+    app.include_router(metrics.router)
+    docs.install(app)
     return app
