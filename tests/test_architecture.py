@@ -19,7 +19,7 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     """Run import-linter on the ``app`` package found under ``root``."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")],
+        [str(LINT_IMPORTS), "--no-cache"],  # reads root/pyproject.toml
         cwd=root,
         env=env,
         capture_output=True,
