@@ -9,9 +9,11 @@ PORT ?= 8000
 WORKERS ?= 2
 # One Prometheus folder per server, shared by its workers and emptied by `qpv serve` at start.
 export QPV_METRICS_DIR ?= var/metrics
-BAN_FILES = $(wildcard $(QPV_DATA_DIR)/ban/adresses-*.csv*)
+# A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
+POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
+JOB_WORKERS ?= 2
 
-.PHONY: setup runtime data run test lint postgis testtools services wrk bench clean
+.PHONY: setup runtime data run test lint postgis chromium nginx services wrk bench clean
 
 # Two steps: `make run` needs the runtime dependencies only, tests and lint add the dev extra.
 runtime: $(VENV)/.runtime
@@ -27,17 +29,18 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-# Schema, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and the offline geocoder.
-data: runtime
-	$(BIN)/qpv db upgrade
-	$(BIN)/qpv data sync
-	$(MAKE) var/.ban-imported
+# Whatever QPV_DATABASE_URL names, leave that database complete: created if missing, schema,
+# administrative divisions, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and
+# the offline geocoder (BAN files under QPV_DATA_DIR/ban). `qpv setup` decides from the
+# database's own state (sha256 of what it holds), so a second run only checks.
+data: runtime $(if $(POSTGRES_URL),postgis services)
+	$(BIN)/qpv setup
 
-var/.ban-imported: $(BAN_FILES) | runtime
-	$(if $(BAN_FILES),$(BIN)/qpv geocoder import $(BAN_FILES),@echo "no BAN file under $(QPV_DATA_DIR)/ban: address lookups need the ban provider")
-	mkdir -p var && touch $@
-
-run: data
+# The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
+# the workers stop with the API (Ctrl-C or a signal to this shell).
+run: data services
+	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
+	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
 	$(BIN)/qpv serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # PostGIS for the PostgreSQL backend tests (Debian package; needs root, as on these machines).
@@ -45,12 +48,16 @@ postgis:
 	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3; }
 
-# Debian's Chromium (rendering /docs, driven by Playwright: no browser download) and nginx
-# (checking deploy/nginx.conf and proxying two replicas in the deployment tests; RUNLEVEL=1:
-# installed, not started).
-testtools:
-	@test -x /usr/bin/chromium && command -v nginx >/dev/null 2>&1 || \
-		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx; }
+# Debian's Chromium for the HTML report tests (driven by Playwright; no browser download).
+chromium:
+	@test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# Debian's nginx: `nginx -t` on deploy/nginx.conf and a proxy over two replicas in the
+# deployment tests (RUNLEVEL=1: installed, not started).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 
 # PostgreSQL and Redis are started with the machine; start them again if they stopped.
 services:
@@ -58,7 +65,7 @@ services:
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
 		--port 6379 --save "" --appendonly no --dir /tmp --logfile /tmp/redis-qpv.log
 
-test: setup postgis testtools services
+test: setup postgis chromium nginx services
 	$(BIN)/pytest
 
 lint: setup
@@ -79,6 +86,7 @@ bench: setup data postgis services wrk
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_tagging
 	$(BIN)/python bench/bench_geocoder.py --seed 42 --paris-sample 20000
+	$(BIN)/python -m bench.bench_jobs --rows 100000 --workers 2
 
 clean:
 	rm -rf var $(VENV)

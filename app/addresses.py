@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import Geod
 
-from app.codes import departement_of_citycode, is_insee_code, is_postcode
+from app.codes import citycode_problem, departement_of_citycode, postcode_problem
+from app.divisions import AdminDivisions
 from app.errors import InvalidInput, UnknownDepartement, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.settings import Settings
@@ -70,8 +71,9 @@ class StreetPoints(Protocol):
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 
 
-def validate(query: AddressQuery) -> AddressQuery:
-    """Refuse empty, oversized, binary or malformed input; return the query trimmed."""
+def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> AddressQuery:
+    """Refuse empty, oversized, binary or malformed input, and (with the administrative
+    divisions) postcodes and INSEE codes that do not exist; return the query trimmed."""
     fields = {
         name: (value.strip() if value is not None else None)
         for name, value in (
@@ -99,11 +101,11 @@ def validate(query: AddressQuery) -> AddressQuery:
     ):
         raise InvalidInput("give q (free text) or at least voie, commune, code_postal or citycode")
     postcode = fields["code_postal"]
-    if postcode and not is_postcode(postcode):
-        raise InvalidInput(f"code_postal {postcode!r} is not a French postcode")
+    if postcode and (problem := postcode_problem(postcode, divisions)):
+        raise InvalidInput(f"code_postal {postcode!r} {problem}")
     citycode = (fields["citycode"] or "").upper() or None
-    if citycode and not is_insee_code(citycode):
-        raise InvalidInput(f"citycode {citycode!r} is not an INSEE commune code")
+    if citycode and (problem := citycode_problem(citycode, divisions)):
+        raise InvalidInput(f"citycode {citycode!r} {problem}")
     return AddressQuery(
         q=fields["q"] or None,
         numero=fields["numero"] or None,
@@ -118,11 +120,16 @@ class AddressResolver:
     """Geocodes an address and answers it against the QPV index."""
 
     def __init__(
-        self, index: QpvIndex, geocoders: Mapping[str, Geocoder], settings: Settings
+        self,
+        index: QpvIndex,
+        geocoders: Mapping[str, Geocoder],
+        settings: Settings,
+        divisions: AdminDivisions | None = None,
     ) -> None:
         self.index = index
         self.geocoders = geocoders
         self.settings = settings
+        self.divisions = divisions
 
     def geocoder(self, provider: str | None) -> Geocoder:
         """The named provider, or the default (the first configured)."""
@@ -145,7 +152,7 @@ class AddressResolver:
         as_of: date | None = None,
     ) -> AddressAnswer:
         """Validate, geocode and answer one address."""
-        query = validate(query)
+        query = validate(query, self.divisions)
         geocoder = self.geocoder(provider)
         result = await geocoder.geocode(query, limit=5)
         if result.error is not None:

@@ -12,14 +12,16 @@ from app.errors import QpvError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-command group per domain."""
-    from app import serve
+    from app import serve, tag_cli
     from app.data import cli as data_cli
+    from app.data import geocoder_cli
     from app.db import cli as db_cli
-    from app.geocoding import cli as geocoding_cli
+    from app.jobs import cli as jobs_cli
+    from app.stats import cli as stats_cli
 
     parser = argparse.ArgumentParser(prog="qpv", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
-    for module in (db_cli, data_cli, geocoding_cli, serve):
+    for module in (db_cli, data_cli, geocoder_cli, tag_cli, jobs_cli, stats_cli, serve):
         module.register(groups)
     return parser
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from app.divisions import AdminDivisions
+
 # INSEE commune code: five digits, or 2A/2B + three digits in Corsica.
 INSEE_CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 POSTCODE = re.compile(r"^\d{5}$")
@@ -57,3 +59,30 @@ def departement_of_padded(code: str) -> str:
 def commune_code(citycode: str) -> str:
     """The commune of an INSEE code: arrondissements of Paris, Marseille, Lyon -> the city."""
     return _CITY_OF_ARRONDISSEMENT.get(citycode, citycode)
+
+
+def postcode_problem(code: str, divisions: AdminDivisions | None = None) -> str | None:
+    """Why ``code`` is not a postcode in use, or None; without the administrative divisions
+    only its shape and département prefix can be checked."""
+    if not is_postcode(code):
+        return "is not a French postcode"
+    if divisions is not None and not divisions.knows_postcode(code):
+        return f"does not exist (La Poste postcodes, administrative divisions {_of(divisions)})"
+    return None
+
+
+def citycode_problem(code: str, divisions: AdminDivisions | None = None) -> str | None:
+    """Why ``code`` is not an INSEE commune code, current or former, or None; without the
+    administrative divisions only its shape can be checked."""
+    if not is_insee_code(code):
+        return "is not an INSEE commune code"
+    if divisions is not None and not divisions.knows_citycode(code):
+        return (
+            "is not an INSEE commune code, current or former "
+            f"(administrative divisions {_of(divisions)})"
+        )
+    return None
+
+
+def _of(divisions: AdminDivisions) -> str:
+    return divisions.info.version

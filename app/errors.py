@@ -33,6 +33,10 @@ class NotFound(QpvError):
     """The named resource does not exist."""
 
 
+class NotFinished(QpvError):
+    """The resource exists but is not ready yet (a job still running)."""
+
+
 class NoGeographyInForce(QpvError):
     """No QPV geography was in force at the requested date and place."""
 
@@ -59,3 +63,15 @@ class CorruptGrid(QpvError):
 
 class DatabaseNotReady(NotReady):
     """The database is missing, unreachable or not migrated to the code's schema."""
+
+
+class UnexpectedValues(InvalidInput):
+    """A column holds values the analysis cannot interpret; ``values`` names them."""
+
+
+class MissingColumns(InvalidInput):
+    """The input lacks columns the analysis needs; ``columns`` names them."""
+
+
+class TooLarge(QpvError):
+    """An input (a batch, an upload) is past a size or row limit."""

@@ -11,6 +11,7 @@ import time
 import traceback
 from contextvars import ContextVar
 
+import httpx
 import orjson
 
 # The id of the request being served, for every line logged while serving it.
@@ -62,12 +63,35 @@ def _json_handler() -> logging.Handler:
     return handler
 
 
+class RedactQueryFilter(logging.Filter):
+    """Strip query strings from httpx's request log lines: they carry the address (``q=``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the URL arguments of the record; never drop it."""
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Add the filter to the logger httpx uses for request lines, once per process."""
+    # httpx logs every request URL at INFO (the BAN client's, a test client's): a process
+    # running at INFO would otherwise write addresses to its logs.
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactQueryFilter) for f in httpx_logger.filters):
+        httpx_logger.addFilter(RedactQueryFilter())
+
+
 def configure(level: str) -> None:
     """JSON lines on stderr for ``app`` and uvicorn, whatever uvicorn's own log options were.
 
     The ``app`` loggers get a handler only when the host (pytest, a notebook) has not set up
     the root logger; uvicorn's are always rewritten and its access log is replaced by ours.
     """
+    install_log_redaction()
     # Nothing of these is written: skip collecting them on every record (one per request).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     app_logger = logging.getLogger("app")

@@ -11,12 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import logs
 from app.api import docs, metrics, middleware, problems
-from app.api.routes import addresses, datasets, health, points, quartiers
-from app.db.loader import load_index
+from app.api.routes import addresses, batch, datasets, gaps, health, jobs, points, quartiers
+from app.data.runtime import load_runtime
 from app.db.migrate import require_schema
 from app.db.session import make_engine
 from app.errors import DatabaseNotReady
-from app.geocoding.providers import build_geocoders
+from app.jobs.service import Jobs
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         engine = make_engine(settings.database_url)
         app.state.engine = engine
-        app.state.index = load_index(engine)
-        log.info(
-            "index loaded: %s",
-            ", ".join(
-                f"{g} ({geo.dataset.feature_count} QPV, {geo.dataset.version})"
-                for g, geo in app.state.index.geographies.items()
-            )
-            or "no geography",
-        )
-        app.state.geocoders = metrics.metered(build_geocoders(settings, engine), meter)
+        runtime = load_runtime(settings, engine)
+        app.state.divisions = runtime.divisions
+        app.state.index = runtime.index
+        app.state.geocoders = metrics.metered(runtime.geocoders, meter)
+        app.state.jobs = Jobs.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.jobs.aclose()
             for geocoder in app.state.geocoders.values():
                 await geocoder.aclose()
             engine.dispose()
@@ -65,17 +61,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = meter
     app.state.index = None
+    app.state.divisions = None
     app.state.geocoders = {}
+    _install(app, settings, meter)
+    return app
+
+
+def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
+    """Error mapping, the service middleware, CORS when configured, routers, docs."""
     problems.install(app)
     middleware.install(app, settings, meter)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
         )
     app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
-    for router in (points.router, addresses.router, quartiers.router, datasets.router):
+    for router in (
+        points.router,
+        addresses.router,
+        batch.router,
+        quartiers.router,
+        datasets.router,
+        gaps.router,
+    ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
+    app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
     # Last: routes are tried in order, and the lookups are the hot path.
     app.include_router(metrics.router)
     docs.install(app)
-    return app

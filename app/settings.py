@@ -53,7 +53,38 @@ class Settings(BaseSettings):
     # make an answer ambiguous.
     ambiguity_score_margin: float = Field(default=0.05, ge=0, le=1)
     ambiguity_distance_m: float = Field(default=150.0, ge=0)
+    # Batches: past these limits a request is refused with 413 (jobs take larger files).
+    batch_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1, description="upload size")
+    batch_max_rows: int = Field(default=2_000_000, ge=1, description="rows of POST /v1/batch/csv")
+    batch_max_items: int = Field(default=10_000, ge=1, description="items of POST /v1/batch")
     log_level: str = "INFO"
+
+    # Gap analysis. Cells with fewer records are not published (French official statistics
+    # practise a threshold of 11); uploads past the size limit are refused with a 413.
+    gaps_threshold: int = Field(default=11, ge=1)
+    gaps_max_upload_bytes: int = Field(default=200 * 2**20, ge=1)
+
+    # Jobs: a queue on Redis, files in a folder every API replica and worker can reach
+    # (a shared volume in production), metadata in Redis beside the queue.
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis of the job queue and job records"
+    )
+    jobs_namespace: str = Field(
+        default="qpv", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every job key in Redis"
+    )
+    jobs_dir: Path = Field(
+        default=Path("var/jobs"), description="uploaded inputs, chunks and results of jobs"
+    )
+    job_ttl_s: float = Field(
+        default=86_400, gt=0, description="inputs and results are deleted this long after"
+    )
+    job_max_bytes: int = Field(default=2 << 30, ge=1, description="largest upload of a job")
+    job_chunk_rows: int = Field(default=50_000, ge=1, description="rows a worker tags at a time")
+    # A worker renews its lease on a chunk every third of this; a chunk whose worker died is
+    # handed to another one after about lease + sweep seconds.
+    job_lease_s: float = Field(default=30, gt=0)
+    job_sweep_s: float = Field(default=10, gt=0, description="how often workers look for dead ones")
+    job_max_tries: int = Field(default=3, ge=1, description="tries of a chunk before the job fails")
 
     # Deployment (issue 12).
     home: Path = Field(
@@ -79,6 +110,7 @@ class Settings(BaseSettings):
         self.home = self.home.expanduser().resolve()
         self.data_dir = self.home / self.data_dir.expanduser()
         self.download_dir = self.home / self.download_dir.expanduser()
+        self.jobs_dir = self.home / self.jobs_dir.expanduser()
         if self.sources_manifest is not None:
             self.sources_manifest = self.home / self.sources_manifest.expanduser()
         if self.metrics_dir is not None:

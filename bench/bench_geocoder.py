@@ -38,11 +38,11 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.data.ban_import import import_ban_files, load_local_geocoder  # noqa: E402
 from app.data.reader import read_qpv_file  # noqa: E402
 from app.db.migrate import upgrade  # noqa: E402
 from app.db.session import make_engine  # noqa: E402
 from app.folding import fix_mojibake  # noqa: E402
-from app.geocoding.ban_import import import_ban_files  # noqa: E402
 from app.geocoding.base import AddressQuery, Candidate, MatchType  # noqa: E402
 from app.geocoding.local import LocalGeocoder  # noqa: E402
 from app.spatial.index import GeographyIndex  # noqa: E402
@@ -249,7 +249,7 @@ def run(
     import_ban_files(engine, [BAN_BONDY, BAN_PARIS])
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    geocoder = LocalGeocoder.load(engine)
+    geocoder = load_local_geocoder(engine)
     load_s = time.perf_counter() - t0
     engine.dispose()
 

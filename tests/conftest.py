@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,6 +27,7 @@ QPV2015_SHP = GEODATA / "qpv2015" / "QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp"
 QPV2024_GEOJSON = GEODATA / "qpv2024" / "qpv2024_wgs84_rounded4.geojson"
 BAN_PARIS = GEODATA / "ban" / "adresses-75.csv.gz"
 BAN_BONDY = GEODATA / "ban" / "adresses-93010-bondy.csv.gz"
+DIVISIONS_TGZ = GEODATA / "cog" / "etalab-decoupage-administratif-6.0.0.tgz"
 # A server where the test user may create databases; each test gets its own.
 POSTGRES_ADMIN = os.environ.get("QPV_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
 
@@ -108,10 +110,13 @@ def _pg_hostport() -> str:
 
 
 def _import_both(url: str) -> None:
+    """Both geographies and the administrative divisions, as `qpv data sync` leaves them."""
+    from app.data.divisions import import_divisions
     from app.data.importer import import_qpv_file
     from app.db.session import make_engine
 
     engine = make_engine(url)
+    import_divisions(engine, DIVISIONS_TGZ)
     import_qpv_file(engine, QPV2015_SHP)
     import_qpv_file(engine, QPV2024_GEOJSON)
     engine.dispose()
@@ -119,7 +124,7 @@ def _import_both(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def loaded_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite file holding both official geographies (read-only for tests)."""
+    """A SQLite file holding both geographies and the divisions (read-only for tests)."""
     url = _sqlite_url(tmp_path_factory.mktemp("loaded"))
     upgrade(url)
     _import_both(url)
@@ -128,7 +133,7 @@ def loaded_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def loaded_postgis_url() -> Iterator[str]:
-    """A PostGIS database holding both official geographies (read-only for tests)."""
+    """A PostGIS database holding both geographies and the divisions (read-only for tests)."""
     with _postgis_database("qpv_test_loaded") as url:
         _import_both(url)
         yield url
@@ -137,17 +142,19 @@ def loaded_postgis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def qpv_index(loaded_sqlite_url: str) -> QpvIndex:
     """The in-memory index of both geographies, as the service loads it."""
+    from app.db.divisions import load_divisions
     from app.db.loader import load_index
     from app.db.session import make_engine
 
-    return load_index(make_engine(loaded_sqlite_url))
+    engine = make_engine(loaded_sqlite_url)
+    return load_index(engine, load_divisions(engine))
 
 
 @pytest.fixture(scope="session")
 def geocoded_sqlite_url(loaded_sqlite_url: str) -> str:
     """The loaded SQLite file plus the offline geocoder's tables (Bondy and Paris BAN)."""
+    from app.data.ban_import import import_ban_files
     from app.db.session import make_engine
-    from app.geocoding.ban_import import import_ban_files
 
     import_ban_files(make_engine(loaded_sqlite_url), [BAN_BONDY, BAN_PARIS])
     return loaded_sqlite_url
@@ -156,9 +163,10 @@ def geocoded_sqlite_url(loaded_sqlite_url: str) -> str:
 @pytest.fixture(scope="session")
 def local_geocoder(geocoded_sqlite_url: str) -> LocalGeocoder:
     """The offline geocoder built from the Bondy and Paris BAN files."""
+    from app.data.ban_import import load_local_geocoder
     from app.db.session import make_engine
 
-    return LocalGeocoder.load(make_engine(geocoded_sqlite_url))
+    return load_local_geocoder(make_engine(geocoded_sqlite_url))
 
 
 # --- addok_server: a real addok (BAN search engine) on loopback, for the `ban` provider ---
@@ -183,6 +191,25 @@ def addok_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         finally:
             server.stop()
             redis_target.flush()
+
+
+@pytest.fixture(scope="session")
+def admissions(qpv_index: QpvIndex) -> Any:
+    """20,000 synthetic applicants from the Paris and Bondy BAN extracts, seed 42."""
+    from app.stats import example
+
+    ban = example.read_ban([BAN_PARIS, BAN_BONDY])
+    return example.admissions(ban, qpv_index, rows=20_000, seed=42)
+
+
+@pytest.fixture(scope="session")
+def admissions_csv(admissions: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic applicants with their tagging columns, as a batch would write them."""
+    from app.stats import example
+
+    path = tmp_path_factory.mktemp("admissions") / "admissions-tagged.csv"
+    example.tagged_file(admissions).to_csv(path, index=False)
+    return path
 
 
 def free_port() -> int:

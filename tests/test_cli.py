@@ -44,13 +44,18 @@ def test_a_refused_import_exits_2_with_the_reason(
     assert err.startswith("qpv: error:") and message in err
 
 
-def test_sync_offline_imports_both_geographies_from_the_data_folder(
+def test_sync_offline_imports_the_divisions_and_both_geographies_then_nothing(
     database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("QPV_DATA_DIR", str(QPV2015_SHP.parents[1]))
     assert main(["data", "sync", "--offline"]) == 0
-    out = capsys.readouterr().out
-    assert "geography 2024, 1584 QPV" in out and "geography 2015, 1514 QPV" in out
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["imported"] * 3
+    assert "administrative divisions, 37590 communes" in out[0]
+    assert "geography 2024, 1584 QPV" in out[1] and "geography 2015, 1514 QPV" in out[2]
+    assert main(["data", "sync", "--offline"]) == 0
+    again = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in again] == ["already imported"] * 3
 
 
 def test_sync_offline_without_files_says_what_is_missing(
@@ -61,7 +66,8 @@ def test_sync_offline_without_files_says_what_is_missing(
 ) -> None:
     monkeypatch.setenv("QPV_DATA_DIR", str(tmp_path / "empty"))
     assert main(["data", "sync", "--offline"]) == 1
-    assert capsys.readouterr().out.count("missing:") == 2
+    out = capsys.readouterr().out
+    assert out.count("missing:") == 3 and "no administrative divisions" in out
 
 
 @pytest.fixture
@@ -103,3 +109,13 @@ def test_commands_run_from_another_folder_use_the_database_under_qpv_home(
     assert main(["geocoder", "geocode", "12 bd de la Villette 75019 Paris"]) == 1
     assert capsys.readouterr().out.startswith("# 0 streets, 0 addresses")
     assert list(Path.cwd().iterdir()) == []
+
+
+def test_setup_against_a_database_that_does_not_answer_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QPV_DATABASE_URL", "postgresql+psycopg://postgres:secret@127.0.0.1:9/qpv")
+    assert main(["setup", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qpv: error: could not create or migrate the database")
+    assert "secret" not in err and err.count("\n") == 1

@@ -6,12 +6,15 @@ import pytest
 
 from app.codes import (
     DEPARTEMENTS,
+    citycode_problem,
     commune_code,
     departement_of_citycode,
     departement_of_padded,
     is_insee_code,
     is_postcode,
+    postcode_problem,
 )
+from app.divisions import AdminDivisions, CommuneEntry, CommuneKind, DivisionsInfo
 
 
 @pytest.mark.parametrize(
@@ -71,3 +74,45 @@ def test_a_padded_departement_loses_its_leading_zero(padded: str, departement: s
 )
 def test_an_arrondissement_belongs_to_its_city(citycode: str, city: str) -> None:
     assert commune_code(citycode) == city
+
+
+_DIVISIONS = AdminDivisions.from_entries(
+    DivisionsInfo("test.tgz", "c189ffd5b33f" + "0" * 52, 2),
+    [
+        CommuneEntry("93010", "Bondy", CommuneKind.CURRENT, "93", None, ("93140",), ("75010",)),
+        CommuneEntry("75118", "Paris 18e", CommuneKind.ARRONDISSEMENT, "75", "75056", ("75018",)),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "divisions", "problem"),
+    [
+        ("93140", _DIVISIONS, None),
+        ("75099", None, None),  # without the reference only the shape can be checked
+        ("75099", _DIVISIONS, "does not exist (La Poste postcodes, administrative divisions "),
+        ("00100", _DIVISIONS, "is not a French postcode"),
+    ],
+)
+def test_a_postcode_must_exist_when_the_divisions_are_known(
+    code: str, divisions: AdminDivisions | None, problem: str | None
+) -> None:
+    found = postcode_problem(code, divisions)
+    assert found == problem if problem is None else (found or "").startswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("code", "divisions", "ok"),
+    [
+        ("93010", _DIVISIONS, True),
+        ("75010", _DIVISIONS, True),  # a former code (Bondy, before 1968)
+        ("75118", _DIVISIONS, True),
+        ("93999", None, True),
+        ("93999", _DIVISIONS, False),
+        ("9301", None, False),
+    ],
+)
+def test_an_insee_code_must_exist_when_the_divisions_are_known(
+    code: str, divisions: AdminDivisions | None, ok: bool
+) -> None:
+    assert (citycode_problem(code, divisions) is None) is ok

@@ -16,7 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
 from app.api.params import PointQuery, query_model
+from app.batch import Tagger
+from app.divisions import AdminDivisions
 from app.errors import NotReady
+from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
@@ -34,9 +37,29 @@ async def _index(request: Request) -> QpvIndex:
     return index
 
 
+async def _divisions(request: Request) -> AdminDivisions | None:
+    divisions: AdminDivisions | None = request.app.state.divisions
+    return divisions
+
+
+async def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
+
+
 async def _resolver(request: Request) -> AddressResolver:
     index = await _index(request)
-    return AddressResolver(index, request.app.state.geocoders, request.app.state.settings)
+    state = request.app.state
+    return AddressResolver(index, state.geocoders, state.settings, state.divisions)
+
+
+async def _tagger(request: Request) -> Tagger:
+    index = await _index(request)
+    settings = request.app.state.settings
+    geocoders = request.app.state.geocoders
+    divisions = request.app.state.divisions
+    resolver = AddressResolver(index, geocoders, settings, divisions) if geocoders else None
+    return Tagger(index, resolver, settings)
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -85,7 +108,10 @@ async def _point_lookup(request: Request) -> PointLookup:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 IndexDep = Annotated[QpvIndex, Depends(_index)]
+DivisionsDep = Annotated[AdminDivisions | None, Depends(_divisions)]
 SessionDep = Annotated[Session, Depends(_session)]
 WhenDep = Annotated[When, Depends(_when)]
 ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
+TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]

@@ -17,10 +17,14 @@ from app.errors import (
     GeographyNotLoaded,
     ImportRefused,
     InvalidInput,
+    MissingColumns,
     NoGeographyInForce,
+    NotFinished,
     NotFound,
     NotReady,
     QpvError,
+    TooLarge,
+    UnexpectedValues,
     UpstreamError,
 )
 
@@ -35,11 +39,15 @@ PROBLEM_TYPES: dict[type[QpvError], tuple[int, str, str]] = {
     QpvError: (500, "Internal error", "internal-error"),
     InvalidInput: (422, "Invalid input", "invalid-input"),
     NotFound: (404, "Not found", "not-found"),
+    NotFinished: (409, "Not finished", "not-finished"),
     NoGeographyInForce: (422, "No QPV geography in force", "no-geography-in-force"),
     GeographyNotLoaded: (503, "Geography not loaded", "geography-not-loaded"),
     NotReady: (503, "Service not ready", "not-ready"),
     ImportRefused: (422, "Import refused", "import-refused"),
     UpstreamError: (502, "Upstream error", "upstream-error"),
+    UnexpectedValues: (422, "Unexpected values", "unexpected-values"),
+    MissingColumns: (422, "Missing columns", "missing-columns"),
+    TooLarge: (413, "Too large", "too-large"),
 }
 
 
@@ -76,6 +84,13 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (502, "A geocoder failed"),
         (503, "Not ready, or geography not loaded"),
     )
+}
+
+
+JOB_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PROBLEM_RESPONSES,
+    409: {**PROBLEM_RESPONSES[404], "description": "The job has not finished"},
+    413: {**PROBLEM_RESPONSES[404], "description": "The upload is too large"},
 }
 
 

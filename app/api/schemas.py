@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
 
+import orjson
 from fastapi import Response
 from pydantic import BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
 from app.geocoding.base import Candidate
+from app.jobs.records import JobRecord, JobState
 from app.spatial.index import PointAnswer
 from app.spatial.records import DatasetInfo, QpvInfo
 
@@ -80,8 +82,13 @@ class Quartier(BaseModel):
     name: str
     departement: str
     territory: str
-    communes: list[str] = Field(description="commune names, when the source gives them")
-    insee_codes: list[str] = Field(description="INSEE commune codes, when the source gives them")
+    communes: list[str] = Field(
+        description="commune names: from the source, else from the administrative divisions"
+    )
+    insee_codes: list[str] = Field(
+        description="INSEE commune codes from the source, then the current code of any "
+        "commune merged since (administrative divisions)"
+    )
 
     @classmethod
     @cache  # a few thousand immutable quartiers per process
@@ -196,7 +203,7 @@ class Health(BaseModel):
     )
     checks: dict[str, str] = Field(
         default_factory=dict,
-        description="`index`, `database` and `geocoder.NAME`: `ok`, `unreachable`, `down`; "
+        description="`index`, `database` and `geocoder_NAME`: `ok`, `unreachable`, `down`; "
         "`qpvYYYY`: the dataset version loaded for that geography",
     )
 
@@ -302,4 +309,117 @@ class AddressResult(BaseModel):
             ],
             geography=str(answer.geo.geography),
             dataset=DatasetRef.of(answer.geo.dataset),
+        )
+
+
+class BatchItem(BaseModel):
+    """One item of a JSON batch: a point (lat/lon or Lambert-93 x/y) and/or an address."""
+
+    model_config = {"extra": "forbid"}
+
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    x: float | None = Field(None, description="Lambert-93 (EPSG:2154), metres")
+    y: float | None = None
+    q: str | None = Field(None, max_length=250, description="free-text address")
+    numero: str | None = Field(None, max_length=250)
+    voie: str | None = Field(None, max_length=250)
+    code_postal: str | None = Field(None, max_length=250)
+    commune: str | None = Field(None, max_length=250)
+    citycode: str | None = Field(None, max_length=250)
+
+
+class BatchQpv(BaseModel):
+    """The quartier an item falls in."""
+
+    code: str
+    name: str
+
+
+class BatchGeocoding(BaseModel):
+    """The geocoding candidate an item's answer rests on."""
+
+    label: str | None
+    score: float | None
+    type: str | None
+    lat: float | None
+    lon: float | None
+    citycode: str | None
+    postcode: str | None
+
+
+class BatchResult(BaseModel):
+    """The answer for one item, at the item's position."""
+
+    index: int
+    status: Literal[
+        "in",
+        "out",
+        "near_boundary",
+        "invalid",
+        "not_found",
+        "geocoder_error",
+        "commune_without_qpv",
+        "street_partial",
+        "ambiguous",
+    ]
+    reason: str | None
+    qpv: BatchQpv | None
+    distance_m: float | None
+    geography: str | None
+    geocoding: BatchGeocoding | None
+
+
+class BatchAnswer(BaseModel):
+    """Answers in the order of the items, and how many of each status."""
+
+    results: list[BatchResult]
+    counts: dict[str, int]
+
+
+def batch_response(answers: list[dict[str, Any]]) -> Response:
+    """A BatchAnswer body from the pipeline's plain answers (well formed: no re-validation)."""
+    counts: dict[str, int] = {}
+    for a in answers:
+        counts[a["status"]] = counts.get(a["status"], 0) + 1
+    body = orjson.dumps({"results": answers, "counts": counts})
+    return Response(body, media_type="application/json")
+
+
+class JobOut(BaseModel):
+    """A background job: its state, progress and, once done, where its result is."""
+
+    id: str
+    state: str = Field(description="queued, running, done, failed or cancelled")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime = Field(description="the job and its files are deleted then")
+    rows_total: int | None = Field(description="data rows of the input, once it is split")
+    rows_done: int
+    counts: dict[str, int] = Field(description="rows per qpv_status, over finished chunks")
+    eta_s: float | None = Field(description="seconds left at the rate seen so far")
+    error: str | None
+    result: str | None = Field(description="URL of the result file once done")
+
+    @classmethod
+    def of(cls, record: JobRecord, now: float) -> JobOut:
+        """From the job's record."""
+
+        def when(t: float | None) -> datetime | None:
+            return datetime.fromtimestamp(t, UTC) if t is not None else None
+
+        return cls(
+            id=record.id,
+            state=record.state.value,
+            created_at=datetime.fromtimestamp(record.created_at, UTC),
+            started_at=when(record.started_at),
+            finished_at=when(record.finished_at),
+            expires_at=datetime.fromtimestamp(record.expires_at, UTC),
+            rows_total=record.rows_total,
+            rows_done=record.rows_done,
+            counts=record.counts,
+            eta_s=record.eta_s(now),
+            error=record.error,
+            result=f"/v1/jobs/{record.id}/result" if record.state is JobState.DONE else None,
         )

@@ -1,4 +1,4 @@
-"""``qpv data ...``: import official QPV files, or find/download and import them all."""
+"""``qpv data ...`` and ``qpv setup``: import official files, or find/download and import them."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.data.importer import ImportReport, import_qpv_file
-from app.data.sources import fetch, find_local, load_manifest
+from app.data.importer import import_qpv_file
+from app.data.sync import SyncLine, qpv_line, sync_ban, sync_sources
+from app.db.migrate import create_database, upgrade
 from app.db.session import open_database
+from app.errors import UpstreamError
 from app.settings import Settings
 from app.spatial.geography import Geography
 
 
 def register(groups: Any) -> None:
-    """Add the ``data`` sub-commands."""
+    """Add the ``data`` sub-commands and ``setup``."""
     parser: argparse.ArgumentParser = groups.add_parser("data", help="QPV datasets")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -28,44 +30,63 @@ def register(groups: Any) -> None:
     imp.set_defaults(func=_import)
 
     sync = commands.add_parser(
-        "sync", help="import every official source: from QPV_DATA_DIR, else downloaded"
+        "sync",
+        help="import the administrative divisions and both QPV geographies: from "
+        "QPV_DATA_DIR, else downloaded; only what the database does not hold yet",
     )
     sync.add_argument("--offline", action="store_true", help="never download")
+    sync.add_argument(
+        "--all", action="store_true", help="also the offline geocoder, from QPV_DATA_DIR/ban"
+    )
     sync.set_defaults(func=_sync)
 
-
-def _print(report: ImportReport, path: Path) -> None:
-    verb = "imported" if report.created else "already imported"
-    print(
-        f"{verb}: {path.name} -> dataset {report.dataset_id}, geography {report.geography}, "
-        f"{report.feature_count} QPV ({report.repaired_count} geometries repaired), "
-        f"sha256 {report.sha256[:12]}"
+    setup = groups.add_parser(
+        "setup",
+        help="make the database complete: create it if needed, migrate, `data sync --all`",
+        description="Idempotent: decides from the database's own state (sha256 of what it "
+        "holds), so a second run over a complete database only checks.",
     )
+    setup.add_argument("--offline", action="store_true", help="never download")
+    setup.set_defaults(func=_setup, all=True)
 
 
 def _import(args: argparse.Namespace) -> int:
     engine = open_database(Settings().database_url)
     geography = Geography(args.geography) if args.geography else None
     report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
-    _print(report, args.path)
+    print(qpv_line(report, args.path))
     return 0
 
 
 def _sync(args: argparse.Namespace) -> int:
     settings = Settings()
     engine = open_database(settings.database_url)
-    missing = 0
-    with httpx.Client(timeout=60, follow_redirects=True) as client:
-        for source in load_manifest(settings.sources_manifest):
-            if args.offline:
-                path = find_local(source, settings.data_dir)
-                if path is None:
-                    print(f"missing: no {source.geography} file under {settings.data_dir}")
-                    missing += 1
-                    continue
-            else:
-                path = fetch(source, settings.data_dir, settings.download_dir, client)
-            member = source.member if path.suffix.lower() == ".zip" else None
-            report = import_qpv_file(engine, path, source.geography, member=member)
-            _print(report, path)
-    return 1 if missing else 0
+    lines: list[SyncLine] = []
+    try:
+        for line in sync_sources(
+            engine,
+            settings.data_dir,
+            settings.download_dir,
+            settings.sources_manifest,
+            offline=args.offline,
+        ):
+            print(line, flush=True)
+            lines.append(line)
+        if args.all:
+            for line in sync_ban(engine, settings.data_dir / "ban"):
+                print(line, flush=True)
+    finally:
+        engine.dispose()
+    return 1 if any(line.outcome == "missing" for line in lines) else 0
+
+
+def _setup(args: argparse.Namespace) -> int:
+    url = Settings().database_url
+    try:
+        create_database(url)
+        upgrade(url)
+    except SQLAlchemyError as exc:
+        # The URL may carry a password: name the failure, not the URL.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        raise UpstreamError(f"could not create or migrate the database ({cause})") from None
+    return _sync(args)

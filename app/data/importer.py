@@ -9,9 +9,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.data.reader import read_qpv_file
+from app.data.reader import qpv_file_sha256, read_qpv_file
 from app.db import repositories
 from app.db.loader import ensure_grid
+from app.spatial import grid
 from app.spatial.geography import Geography
 from app.spatial.records import DatasetInfo
 
@@ -60,6 +61,9 @@ def import_qpv_file(
     source_url: str | None = None,
 ) -> ImportReport:
     """Import one QPV file; idempotent by content hash, all or nothing."""
+    known = _known(engine, path, geography)
+    if known is not None:
+        return known
     qpv_file = read_qpv_file(path, geography=geography, member=member, crs=crs)
     with Session(engine) as session, session.begin():
         dataset = repositories.find_dataset_by_sha(session, qpv_file.sha256)
@@ -78,4 +82,19 @@ def import_qpv_file(
         report.repaired_count,
         report.dataset_id,
     )
+    return report
+
+
+def _known(engine: Engine, path: Path, geography: Geography | None) -> ImportReport | None:
+    """The report of an earlier import of the same content, without parsing the file again."""
+    if not path.is_file():
+        return None
+    with Session(engine) as session:
+        dataset = repositories.find_dataset_by_sha(session, qpv_file_sha256(path))
+        if dataset is None or (geography is not None and dataset.geography != geography):
+            return None  # a new file, or one to refuse: the full read says why
+        report = ImportReport(dataset=dataset, created=False)
+        has_grid = repositories.grid_payload(session, dataset.id, grid.FORMAT) is not None
+    if not has_grid:
+        ensure_grid(engine, report.dataset_id)
     return report

@@ -1,4 +1,5 @@
-"""Official QPV sources: find them in the data folder, or download them from their publisher."""
+"""Official sources (QPV files, administrative divisions): find them in the data folder, or
+download them from their publisher (data.gouv.fr, the npm registry)."""
 
 from __future__ import annotations
 
@@ -20,34 +21,48 @@ log = logging.getLogger(__name__)
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "geodata" / "sources.json"
 
 
+QPV, DIVISIONS = "qpv", "divisions"
+NPM_REGISTRY = "https://registry.npmjs.org"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One official QPV file and where to get it."""
+    """One official file and where to get it: a QPV geography, or the administrative divisions."""
 
-    geography: Geography
+    geography: Geography | None
     local_names: tuple[str, ...]
     resource: str
+    kind: str = QPV
     dataset_api: str | None = None
     url: str | None = None
     member: str | None = None
     sha256: str | None = None
+    # Published on npm: the registry's metadata gives the tarball URL of this version.
+    npm_package: str | None = None
+    npm_version: str | None = None
+    npm_registry: str = NPM_REGISTRY
 
 
-def load_manifest(path: Path | None = None) -> list[Source]:
-    """The sources listed in a manifest file (default: geodata/sources.json)."""
+def load_manifest(path: Path | None = None, kind: str | None = None) -> list[Source]:
+    """The sources listed in a manifest file (default: geodata/sources.json), of one kind."""
     data: dict[str, Any] = json.loads((path or DEFAULT_MANIFEST).read_text(encoding="utf-8"))
-    return [
+    sources = [
         Source(
-            geography=Geography(item["geography"]),
+            geography=Geography(item["geography"]) if item.get("geography") else None,
             local_names=tuple(item.get("local_names", ())),
             resource=item["resource"],
+            kind=item.get("kind", QPV),
             dataset_api=item.get("dataset_api"),
             url=item.get("url"),
             member=item.get("member"),
             sha256=item.get("sha256"),
+            npm_package=item.get("npm_package"),
+            npm_version=item.get("npm_version"),
+            npm_registry=item.get("npm_registry", NPM_REGISTRY),
         )
         for item in data["sources"]
     ]
+    return [s for s in sources if kind is None or s.kind == kind]
 
 
 def find_local(source: Source, folder: Path) -> Path | None:
@@ -62,9 +77,12 @@ def find_local(source: Source, folder: Path) -> Path | None:
 
 
 def resolve_url(source: Source, client: httpx.Client) -> str:
-    """The download URL: given directly, or looked up in the data.gouv.fr dataset API."""
+    """The download URL: given directly, or looked up in the npm registry or the data.gouv.fr
+    dataset API."""
     if source.url:
         return source.url
+    if source.npm_package:
+        return _npm_tarball_url(source, client)
     if not source.dataset_api:
         raise UpstreamError(f"source {source.resource} has neither url nor dataset_api")
     response = client.get(source.dataset_api)
@@ -74,6 +92,26 @@ def resolve_url(source: Source, client: httpx.Client) -> str:
         if title == source.resource or url.rstrip("/").endswith("/" + source.resource):
             return str(url)
     raise UpstreamError(f"the dataset API lists no resource named {source.resource}")
+
+
+def _npm_tarball_url(source: Source, client: httpx.Client) -> str:
+    """The tarball URL of the source's package version, from the registry's metadata."""
+    assert source.npm_package is not None
+    # A scoped name travels with its slash escaped: /@etalab%2fdecoupage-administratif.
+    name = source.npm_package.replace("/", "%2f")
+    response = client.get(
+        f"{source.npm_registry.rstrip('/')}/{name}",
+        headers={"Accept": "application/vnd.npm.install-v1+json"},  # the abbreviated metadata
+    )
+    response.raise_for_status()
+    try:
+        metadata = response.json()
+        version = source.npm_version or metadata["dist-tags"]["latest"]
+        return str(metadata["versions"][version]["dist"]["tarball"])
+    except (ValueError, KeyError, TypeError):
+        raise UpstreamError(
+            f"the npm registry lists no version {source.npm_version} of {source.npm_package}"
+        ) from None
 
 
 def download(url: str, target: Path, client: httpx.Client, sha256: str | None = None) -> Path:

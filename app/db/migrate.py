@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -16,6 +17,7 @@ from sqlalchemy.pool import NullPool
 from app.errors import DatabaseNotReady
 
 ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -60,3 +62,25 @@ def require_schema(database_url: str) -> None:
             f"the database {shown} is {state} (the code needs {', '.join(sorted(heads))}): "
             "run 'qpv db upgrade'"
         )
+
+
+def create_database(database_url: str) -> bool:
+    """Create the PostgreSQL database the URL names when it does not exist (SQLite files
+    are created on first use); True when it was created."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+            )
+            if exists:
+                return False
+            quoted = conn.dialect.identifier_preparer.quote(url.database)
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        engine.dispose()
+    log.info("created database %s", url.database)
+    return True

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from collections.abc import Callable
 
 from app.geocoding.ban import BanGeocoder
 from app.geocoding.base import Geocoder
@@ -15,17 +13,21 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def build_geocoders(settings: Settings, engine: Engine) -> dict[str, Geocoder]:
-    """The enabled providers by name; ``local`` is skipped while its tables are empty."""
+def build_geocoders(
+    settings: Settings, load_local: Callable[[], LocalGeocoder | None]
+) -> dict[str, Geocoder]:
+    """The enabled providers by name; ``local`` is skipped while it has no address.
+
+    ``load_local`` builds the offline geocoder from wherever its tables are stored, or says
+    ``None`` when they cannot be read (it logs why).
+    """
     geocoders: dict[str, Geocoder] = {}
     for name in settings.geocoders:
         if name == "ban":
             geocoders[name] = BanGeocoder.from_settings(settings)
         elif name == "local":
-            try:
-                local = LocalGeocoder.load(engine)
-            except SQLAlchemyError:
-                log.warning("local geocoder unavailable: run `qpv db upgrade`")
+            local = load_local()
+            if local is None:
                 continue
             if local.address_count == 0:
                 log.warning("local geocoder has no address: run `qpv geocoder import`")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -32,6 +32,12 @@ HEXAGONE = TERRITORY_BY_KEY["hexagone"]
 NEAR_CELLS_PER_DEGREE = 64
 SAMPLE_M = 100.0
 NEAR_MAX_M = 500.0  # tolerances above this skip the raster (1,080 - 500 - 50 m of margin)
+# Finer rasters for small tolerances, as (cells per degree, sample spacing, max tolerance):
+# a cell is at least 111.3 km * cos(51.6°) / cells wide up to 51.6°N (135 m at 1/512°,
+# 33.8 m at 1/2048°), and a point within the tolerance of a boundary is within
+# tolerance + spacing / 2 of a sample, less than a cell, so in a marked cell.
+FINE_LEVELS = ((2048, 20.0, 15.0), (512, 40.0, 100.0))
+FINE_MAX_M = FINE_LEVELS[-1][2]
 
 
 class PointStatus(StrEnum):
@@ -75,6 +81,7 @@ class _TerritoryPart:
     tree: shapely.STRtree
     _segments: shapely.STRtree | None = None
     _near_cells: NDArray[np.bool_] | None = None  # lon/lat raster: cells near a boundary
+    _fine_cells: dict[int, NDArray[np.int64]] = field(default_factory=dict)  # sorted ids
 
     def segment_tree(self) -> shapely.STRtree:
         """A tree over every boundary segment, built on first use (arrays of points only).
@@ -91,8 +98,14 @@ class _TerritoryPart:
             self._segments = shapely.STRtree(segments)
         return self._segments
 
-    def maybe_near(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """False for points certainly farther than NEAR_MAX_M from every boundary.
+    def maybe_near(
+        self,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float = NEAR_MAX_M,
+    ) -> NDArray[np.bool_]:
+        """False for points certainly farther than ``tolerance_m`` (<= NEAR_MAX_M) from every
+        boundary.
 
         A lon/lat raster of 1/64° cells (about 1.1 km or more) marks the 3x3 neighbourhood
         of every sample taken each SAMPLE_M along the boundaries: a point within
@@ -109,7 +122,36 @@ class _TerritoryPart:
         inside = (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
         out = np.zeros(len(lon), dtype=bool)
         out[inside] = self._near_cells[cy[inside], cx[inside]]
+        level = next((lv for lv in FINE_LEVELS if tolerance_m <= lv[2]), None)
+        if level is not None and out.any():
+            rows = np.flatnonzero(out)
+            out[rows] = self._maybe_near_fine(lon[rows], lat[rows], level[0], level[1])
         return out
+
+    def _maybe_near_fine(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64], cells: int, spacing: float
+    ) -> NDArray[np.bool_]:
+        """The same test on a finer raster (``cells`` per degree), built on first use."""
+        marked = self._fine_cells.get(cells)
+        if marked is None:
+            marked = self._fine_cells[cells] = self._fine_raster(cells, spacing)
+        ids = _fine_ids(self.territory, lon, lat, cells)
+        at = np.minimum(np.searchsorted(marked, ids), len(marked) - 1)
+        hit: NDArray[np.bool_] = marked[at] == ids
+        return hit
+
+    def _fine_raster(self, cells: int, spacing: float) -> NDArray[np.int64]:
+        samples = shapely.segmentize(shapely.get_parts(self.boundaries), spacing)
+        x, y = shapely.get_coordinates(samples).T
+        lon, lat = self.territory.from_metric().transform(x, y)
+        lon, lat = np.asarray(lon), np.asarray(lat)
+        step = 1.0 / cells
+        ids = [
+            _fine_ids(self.territory, lon + dx * step, lat + dy * step, cells)
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+        ]
+        return np.unique(np.concatenate(ids))
 
     def _raster(self) -> NDArray[np.bool_]:
         samples = shapely.segmentize(shapely.get_parts(self.boundaries), SAMPLE_M)
@@ -125,6 +167,17 @@ class _TerritoryPart:
             for dy in (-1, 0, 1):
                 cells[np.clip(cy + dy, 0, ny - 1), np.clip(cx + dx, 0, nx - 1)] = True
         return cells
+
+
+def _fine_ids(
+    territory: Territory, lon: NDArray[np.float64], lat: NDArray[np.float64], cells: int
+) -> NDArray[np.int64]:
+    """Cell ids of a fine raster over the territory's box (row-major, with a margin)."""
+    x0, y0, x1, _ = territory.bbox
+    width = int(np.ceil((x1 - x0) * cells)) + 4
+    cx = np.floor((lon - x0) * cells).astype(np.int64) + 2
+    cy = np.floor((lat - y0) * cells).astype(np.int64) + 2
+    return cy * width + np.clip(cx, 0, width - 1)
 
 
 @dataclass(slots=True)

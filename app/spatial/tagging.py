@@ -47,6 +47,17 @@ def territory_index(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArr
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class TaggedIds:
+    """Per-point answers as small integers (no Python objects), for batches."""
+
+    qpv: NDArray[np.int32]  # id in ``index.get(GEOGRAPHIES[geography[i]])``, -1 outside
+    status: NDArray[np.int8]  # position in STATUSES
+    geography: NDArray[np.int8]  # position in GEOGRAPHIES
+    territory: NDArray[np.int8]  # position in TERRITORIES, -1 outside every territory
+    distance_m: NDArray[np.float64] | None  # to the nearest boundary, when asked; else None
+
+
 def tag_points(
     index: QpvIndex,
     lon: ArrayLike,
@@ -57,6 +68,30 @@ def tag_points(
     distances: bool = False,
 ) -> Tagged:
     """QPV code and status of every point, in the geography named or in force there."""
+    ids = tag_ids(index, lon, lat, geography, as_of, tolerance_m, distances)
+    code = np.full(len(ids.qpv), None, dtype=object)
+    for g in np.unique(ids.geography).tolist():
+        rows = np.flatnonzero((ids.geography == g) & (ids.qpv >= 0))
+        code[rows] = index.get(GEOGRAPHIES[g]).codes[ids.qpv[rows]]
+    return Tagged(
+        code,
+        STATUSES[ids.status],
+        np.array([str(g) for g in GEOGRAPHIES], dtype=object)[ids.geography],
+        _TERRITORY_NAMES[ids.territory],
+        ids.distance_m,
+    )
+
+
+def tag_ids(
+    index: QpvIndex,
+    lon: ArrayLike,
+    lat: ArrayLike,
+    geography: Geography | None = None,
+    as_of: date | None = None,
+    tolerance_m: float | None = None,
+    distances: bool = False,
+) -> TaggedIds:
+    """``tag_points`` in integer ids: what batches keep until they write a row."""
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
     if lon.shape != lat.shape or lon.ndim != 1:
@@ -65,7 +100,7 @@ def tag_points(
     valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
     territory = territory_index(lon, lat)
     chosen = _geographies(index, territory, geography, as_of)
-    code = np.full(n, None, dtype=object)
+    qpv = np.full(n, -1, dtype=np.int32)
     status = np.where(valid, _OUT, _INVALID).astype(np.int8)
     distance = np.full(n, np.nan) if distances else None
     near = np.zeros(n, dtype=bool)
@@ -73,32 +108,25 @@ def tag_points(
         geo = index.get(GEOGRAPHIES[g])
         rows = np.flatnonzero(valid & (chosen == g))
         ids = geo.tag(lon[rows], lat[rows])
-        hit = ids >= 0
-        code[rows[hit]] = geo.codes[ids[hit]]
-        status[rows[hit]] = _IN
+        qpv[rows] = ids
+        status[rows[ids >= 0]] = _IN
         if tolerance_m is not None or distances:
-            _measure(geo, lon, lat, rows, territory, tolerance_m, distance, near)
+            _near(geo, rows, lon, lat, territory, tolerance_m, distance, near)
     status[near & valid] = _NEAR
-    return Tagged(
-        code,
-        STATUSES[status],
-        np.array([str(g) for g in GEOGRAPHIES], dtype=object)[chosen],
-        _TERRITORY_NAMES[territory],
-        distance,
-    )
+    return TaggedIds(qpv, status, chosen, territory, distance)
 
 
-def _measure(
+def _near(
     geo: GeographyIndex,
+    rows: NDArray[np.intp],
     lon: NDArray[np.float64],
     lat: NDArray[np.float64],
-    rows: NDArray[np.intp],
     territory: NDArray[np.int8],
     tolerance_m: float | None,
     distance: NDArray[np.float64] | None,
     near: NDArray[np.bool_],
 ) -> None:
-    """Fill ``distance`` (when asked for) and ``near`` for ``rows``, territory by territory."""
+    """Fill ``distance`` (when given) and ``near`` for ``rows``, territory by territory."""
     for t, territory_def in enumerate(TERRITORIES):
         part = geo.parts.get(territory_def.key)
         sub = rows[territory[rows] == t]
@@ -106,7 +134,7 @@ def _measure(
             continue
         if distance is None and tolerance_m is not None and tolerance_m <= NEAR_MAX_M:
             # Only points in raster cells near a boundary can be within the tolerance.
-            sub = sub[part.maybe_near(lon[sub], lat[sub])]
+            sub = sub[part.maybe_near(lon[sub], lat[sub], tolerance_m)]
             if sub.size == 0:
                 continue
         x, y = territory_def.to_metric().transform(lon[sub], lat[sub])

@@ -33,3 +33,7 @@ def geocoding_client(geocoded_sqlite_url: str) -> Iterator[TestClient]:
     settings = Settings(database_url=geocoded_sqlite_url, geocoders=["local"])
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+# The job routes need Redis and workers: the fixtures of tests/jobs.
+from tests.jobs.conftest import job_settings, jobs_client, session_namespace  # noqa: E402, F401

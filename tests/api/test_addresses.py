@@ -72,6 +72,38 @@ def test_bad_address_input_is_a_problem(
     assert response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "12 rue de Paris", "code_postal": "75099"}, "code_postal '75099' does not exist"),
+        ({"voie": "rue de Paris", "citycode": "93999"}, "citycode '93999' is not an INSEE"),
+        ({"voie": "rue de Paris", "citycode": "75121"}, "citycode '75121' is not an INSEE"),
+    ],
+)
+def test_well_formed_codes_that_do_not_exist_are_a_problem(
+    geocoding_client: TestClient, params: dict[str, str], message: str
+) -> None:
+    response = geocoding_client.get("/v1/address", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"numero": "4", "voie": "rue Eric Tabarly", "code_postal": "93140"},
+        {"numero": "4", "voie": "rue Eric Tabarly", "citycode": "93010"},
+    ],
+)
+def test_existing_codes_pass_the_check(
+    geocoding_client: TestClient, params: dict[str, str]
+) -> None:
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert (body["status"], body["qpv"]["code"]) == ("in", "QN09314M")
+    assert "Bondy" in body["qpv"]["communes"]
+
+
 def test_a_service_without_geocoder_says_so(sqlite_client: TestClient) -> None:
     response = sqlite_client.get("/v1/address", params={"q": "4 rue Eric Tabarly 93140 Bondy"})
     assert response.status_code == 422

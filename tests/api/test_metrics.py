@@ -68,7 +68,7 @@ def test_geocoder_errors_are_counted_and_a_failing_geocoder_makes_readiness_degr
         ban_timeout_s=1,
     )
     with TestClient(create_app(settings)) as client:
-        assert client.get("/readyz").json()["checks"]["geocoder.ban"] == "ok"
+        assert client.get("/readyz").json()["checks"]["geocoder_ban"] == "ok"
         for _ in range(3):
             assert (
                 client.get("/v1/address", params={"q": "4 rue Eric Tabarly Bondy"}).status_code
@@ -78,7 +78,7 @@ def test_geocoder_errors_are_counted_and_a_failing_geocoder_makes_readiness_degr
         assert ready.status_code == 200
         assert ready.json()["status"] == "degraded"
         assert (
-            ready.json()["checks"] | {"geocoder.ban": "down", "index": "ok"}
+            ready.json()["checks"] | {"geocoder_ban": "down", "index": "ok"}
             == ready.json()["checks"]
         )
         text = client.get("/metrics").text

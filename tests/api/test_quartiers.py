@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 BONDY_2015 = {"QP093012", "QP093013", "QP093014"}
+BONDY_2024 = {"QN09312I", "QN09313I", "QN09314M"}
 
 
 def test_quartiers_are_listed_by_departement_with_pagination(client: TestClient) -> None:
@@ -23,8 +24,17 @@ def test_quartiers_are_listed_by_departement_with_pagination(client: TestClient)
         ({"geography": "2015", "commune": "bondy"}, BONDY_2015),
         ({"geography": "2015", "name": "goutte d'or"}, {"QP075012"}),
         ({"name": "GOUTTE D'OR"}, {"QN07511M"}),
-        ({"commune": "93010"}, {"QN09312I", "QN09313I", "QN09314M"}),
+        ({"commune": "93010"}, BONDY_2024),
         ({"commune": "75118", "name": "goutte"}, {"QN07511M"}),
+        # 2024: the file gives INSEE codes only; the administrative divisions name them.
+        ({"commune": "Bondy"}, BONDY_2024),
+        ({"commune": "bondy", "geography": "2024"}, BONDY_2024),
+        # Pierrefitte-sur-Seine (93059) merged into Saint-Denis (93066) in 2025.
+        ({"commune": "pierrefitte", "name": "joncherolles"}, {"QN09336I"}),
+        ({"commune": "93066", "name": "joncherolles"}, {"QN09336I"}),
+        ({"commune": "93059", "name": "joncherolles"}, {"QN09336I"}),
+        # Cordieux (01120) is a commune associated with Montluel (01262).
+        ({"commune": "01120"}, {"QN00107M"}),
     ],
 )
 def test_quartiers_are_filtered_by_commune_and_name(
@@ -43,6 +53,15 @@ def test_a_quartier_is_a_geojson_feature(client: TestClient) -> None:
     assert feature["geometry"]["type"] == "MultiPolygon"
     assert feature["properties"]["geography"] == "2024"
     assert feature["properties"]["name"] == "Goutte D'Or"
+    assert feature["properties"]["communes"] == ["Paris"]
+
+
+def test_a_2024_quartier_names_its_communes_from_the_administrative_divisions(
+    client: TestClient,
+) -> None:
+    properties = client.get("/v1/qpv/QN09313I").json()["properties"]
+    assert properties["communes"] == ["Bondy", "Villemomble"]
+    assert properties["insee_codes"] == ["93010", "93077"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +97,9 @@ def test_probes_report_live_and_ready(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ok"
-    assert set(ready.json()["checks"]) == {"index", "database", "qpv2015", "qpv2024"}
+    checks = ready.json()["checks"]
+    assert set(checks) == {"index", "database", "qpv2015", "qpv2024", "divisions"}
+    assert checks["divisions"] == "c189ffd5b33f"
 
 
 def test_an_empty_database_is_live_but_not_ready(sqlite_url: str) -> None:
@@ -106,3 +127,44 @@ def test_openapi_documents_the_problem_shape_and_point_parameters(client: TestCl
     assert {p["name"] for p in point["parameters"]} >= {"lat", "lon", "x", "y", "geography"}
     assert "$ref" not in str(point["parameters"])
     assert "application/problem+json" in point["responses"]["422"]["content"]
+
+
+@pytest.fixture(scope="module")
+def qpv2024_only_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with the 2024 geography only: no divisions, no offline geocoder."""
+    from app.data.importer import import_qpv_file
+    from app.db.migrate import upgrade
+    from app.db.session import make_engine
+    from tests.conftest import QPV2024_GEOJSON
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('partial') / 'qpv.sqlite3'}"
+    upgrade(url)
+    import_qpv_file(make_engine(url), QPV2024_GEOJSON)
+    return url
+
+
+def test_without_administrative_divisions_the_service_still_serves_and_says_so(
+    qpv2024_only_url: str,
+) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    with TestClient(create_app(Settings(database_url=qpv2024_only_url, geocoders=[]))) as app:
+        ready = app.get("/readyz")
+        quartier = app.get("/v1/qpv/QN09313I").json()["properties"]
+    assert ready.status_code == 200 and ready.json()["checks"]["divisions"] == "absent"
+    assert quartier["communes"] == [] and quartier["insee_codes"] == ["93010", "93077"]
+
+
+def test_a_configured_geocoder_without_data_makes_the_service_not_ready(
+    qpv2024_only_url: str,
+) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings(database_url=qpv2024_only_url, geocoders=["local"])
+    with TestClient(create_app(settings)) as app:
+        response = app.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "local" in response.json()["detail"] and "qpv setup" in response.json()["detail"]

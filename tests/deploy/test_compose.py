@@ -18,8 +18,8 @@ import yaml
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# Read by `qpv serve` (QPV_HOST/PORT/WORKERS) or by settings of branches not merged here yet.
-NOT_SETTINGS = {"QPV_HOST", "QPV_PORT", "QPV_WORKERS", "QPV_REDIS_URL", "QPV_JOBS_DIR"}
+# Read by `qpv serve` itself, not settings.
+NOT_SETTINGS = {"QPV_HOST", "QPV_PORT", "QPV_WORKERS"}
 
 
 @pytest.fixture(scope="module")

@@ -31,14 +31,24 @@ def _database(request: Request) -> str:
 def readyz(request: Request) -> Health:
     """Index, database and geocoders, each on its own: `degraded` while the index answers alone.
 
-    A 503 only when no index is loaded; a replica whose database is down still answers points.
+    A 503 while no index is loaded or a configured geocoder has no data (set-up not done); a
+    replica whose database or geocoder is down still answers points: 200, `degraded`.
     """
-    index = request.app.state.index
+    state = request.app.state
+    index = state.index
     if index is None or not index.geographies:
         raise NotReady("no QPV geography is loaded")
+    empty = [name for name in state.settings.geocoders if name not in state.geocoders]
+    if empty:
+        raise NotReady(
+            f"configured geocoder without data: {', '.join(empty)} (run `qpv setup`)",
+            geocoders=empty,
+        )
     checks = {"index": "ok", "database": _database(request)}
-    for name, geocoder in request.app.state.geocoders.items():
-        checks[f"geocoder.{name}"] = "down" if getattr(geocoder, "down", False) else "ok"
+    for name, geocoder in state.geocoders.items():
+        checks[f"geocoder_{name}"] = "down" if getattr(geocoder, "down", False) else "ok"
     status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
     checks |= {f"qpv{g}": geo.dataset.version for g, geo in index.geographies.items()}
+    divisions = state.divisions
+    checks["divisions"] = divisions.info.version if divisions is not None else "absent"
     return Health(status=status, checks=checks)

@@ -8,7 +8,7 @@ import shapely
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from app.api.deps import IndexDep, SettingsDep
+from app.api.deps import DivisionsDep, IndexDep, SettingsDep
 from app.api.schemas import DatasetRef, QpvFeature, QpvPage, Quartier
 from app.errors import InvalidInput, NotFound
 from app.spatial.geography import Geography, geography_of_code
@@ -21,11 +21,16 @@ router = APIRouter(tags=["quartiers"])
 async def list_quartiers(
     index: IndexDep,
     settings: SettingsDep,
+    divisions: DivisionsDep,
     geography: Annotated[
         Geography | None, Query(description="default: the geography in force today")
     ] = None,
     commune: Annotated[
-        str | None, Query(max_length=100, description="INSEE code or part of a commune name")
+        str | None,
+        Query(
+            max_length=100,
+            description="INSEE code (current, former or arrondissement) or part of a commune name",
+        ),
     ] = None,
     departement: Annotated[
         str | None, Query(pattern=r"^(\d{1,3}|2[AaBb])$", description="e.g. 93, 2A, 974")
@@ -38,6 +43,8 @@ async def list_quartiers(
     if limit > settings.max_page_size:
         raise InvalidInput(f"limit must be at most {settings.max_page_size}")
     geo = index.choose(geography, None, HEXAGONE)
+    if commune and divisions is not None:
+        commune = divisions.canonical_commune(commune)
     ids = geo.search(commune=commune, departement=departement, name=name)
     return QpvPage(
         geography=str(geo.geography),

@@ -2,6 +2,17 @@
 
 from app.db.models.addresses import BanAddress, BanImport, BanStreet
 from app.db.models.base import Base
+from app.db.models.divisions import Commune, DivisionsImport
 from app.db.models.qpv import Dataset, Qpv, QpvGrid
 
-__all__ = ["BanAddress", "BanImport", "BanStreet", "Base", "Dataset", "Qpv", "QpvGrid"]
+__all__ = [
+    "BanAddress",
+    "BanImport",
+    "BanStreet",
+    "Base",
+    "Commune",
+    "Dataset",
+    "DivisionsImport",
+    "Qpv",
+    "QpvGrid",
+]

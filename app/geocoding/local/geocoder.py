@@ -9,22 +9,20 @@ scale: about 0.97 for a clean exact address, lower as the text needed repairs.
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
-from sqlalchemy import Engine, text
 
-from app.codes import ARRONDISSEMENT_SUFFIX, ARRONDISSEMENTS
+from app.codes import ARRONDISSEMENTS
 from app.folding import fold
 from app.geocoding.base import AddressQuery, Candidate, GeocodeResult, MatchType
+from app.geocoding.local.fuzzy import Pool
+from app.geocoding.local.index import index_streets
+from app.geocoding.local.tables import AddressTable, StreetTable, derived_id
 from app.geocoding.normalize import (
     HouseNumber,
     ParsedAddress,
@@ -48,14 +46,10 @@ NO_COMMUNE_HINT = 0.85  # neither postcode nor city: a street found anywhere
 POSTCODE_ONLY = 0.99  # postcode without city name (or city contradicting it)
 TYPE_DIFFERS = 0.85  # "avenue X" asked, only "rue X" exists
 TYPE_MISSING = 0.95  # "12 Villette" for "12 boulevard de la Villette"
-FUZZY_CUTOFF = 0.7  # normalised OSA similarity below which a street is not considered
 CITY_FUZZY_CUTOFF = 82.0
 # Beyond this many streets in a scope, the fuzzy pass is skipped (a national search
 # without any commune hint would cost tens of milliseconds per address).
 MAX_FUZZY_STREETS = 60_000
-
-# Communes with arrondissements: the commune code stands for all its arrondissements.
-_PLM = ARRONDISSEMENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,166 +67,37 @@ class _StreetHit:
 
 
 class LocalGeocoder:
-    """Offline BAN geocoder over in-memory arrays; build it with :meth:`load`."""
+    """Offline BAN geocoder over in-memory tables (see ``tables.build_tables``)."""
 
     name = "local"
 
-    def __init__(
-        self,
-        *,
-        s_citycode: list[str],
-        s_postcode: list[str],
-        s_city: list[str],
-        s_old_city: list[str | None],
-        s_delivery: list[str | None],
-        s_name: list[str],
-        s_norm: list[str],
-        s_ban_id: list[str | None],
-        s_lon: NDArray[np.float64],
-        s_lat: NDArray[np.float64],
-        s_start: NDArray[np.int64],
-        s_end: NDArray[np.int64],
-        a_numero: NDArray[np.int32],
-        a_rep: NDArray[np.int32],
-        rep_table: list[str],
-        a_lon: NDArray[np.float64],
-        a_lat: NDArray[np.float64],
-        a_id_exceptions: dict[int, str],
-    ) -> None:
-        self._s_citycode = s_citycode
-        self._s_postcode = s_postcode
-        self._s_city = [ARRONDISSEMENT_SUFFIX.sub("", c) for c in s_city]
-        self._s_name = s_name
-        self._s_ban_id = s_ban_id
-        self._s_lon = s_lon
-        self._s_lat = s_lat
-        self._s_start = s_start
-        self._s_end = s_end
-        self._a_numero = a_numero
-        # Repetition indexes as small codes into a table of the published spellings; BAN
-        # address ids derived from the street id, the few that are not stored as published
-        # (a national file has tens of millions of addresses).
-        self._a_rep = a_rep
-        self._rep_raw = rep_table
-        self._rep_canon = [canonical_rep(r) for r in rep_table]
-        self._a_lon = a_lon
-        self._a_lat = a_lat
-        self._a_id_exceptions = a_id_exceptions
-        self._numbers: list[dict[tuple[int, str], list[int]] | None] = [None] * len(s_name)
-
-        self._keys: list[str] = [street_key(n) for n in s_norm]
-        self._by_key: dict[str, list[int]] = {}
-        self._by_notype: dict[str, list[int]] = {}
-        self._by_city_norm: dict[tuple[str, str], list[int]] = {}
-        self._commune_streets: dict[str, list[int]] = {}
-        self._postcode_communes: dict[str, set[str]] = {}
-        self._city_names: dict[str, set[str]] = {}
-        self._commune_name: dict[str, str] = {}
-        for i, key in enumerate(self._keys):
-            code = s_citycode[i]
-            self._by_key.setdefault(key, []).append(i)
-            self._by_notype.setdefault(strip_type(key), []).append(i)
-            self._by_city_norm.setdefault((code, s_norm[i]), []).append(i)
-            self._commune_streets.setdefault(code, []).append(i)
-            self._postcode_communes.setdefault(s_postcode[i], set()).add(code)
-            self._commune_name.setdefault(code, s_city[i])
-            for alias in (s_city[i], s_old_city[i], s_delivery[i]):
-                if alias:
-                    self._city_names.setdefault(normalize_city(alias), set()).add(code)
-        for arrs in _PLM.values():
-            # "Paris" typed alone: every arrondissement, whatever the file's spelling.
-            present = {a for a in arrs if a in self._commune_streets}
-            if present:
-                self._city_names.setdefault(normalize_city(self._s_city_of(present)), set()).update(
-                    present
-                )
-        self._city_keys = list(self._city_names)
-        self._commune_point: dict[str, tuple[float, float]] = {
-            code: self._central_point(streets) for code, streets in self._commune_streets.items()
-        }
-        self._fuzzy_cache: dict[frozenset[str] | None, tuple[_Pool, _Pool]] = {}
+    def __init__(self, streets: StreetTable, addresses: AddressTable) -> None:
+        self._streets = streets
+        self._addresses = addresses
+        self._ix = index_streets(streets)
+        self._rep_canon = [canonical_rep(r) for r in addresses.rep_table]
+        # Built on first use, per street: (number, canonical rep) -> address positions.
+        self._numbers: list[dict[tuple[int, str], list[int]] | None] = [None] * len(streets)
+        self._fuzzy_cache: dict[frozenset[str] | None, tuple[Pool, Pool]] = {}
         self._parse = lru_cache(maxsize=4096)(parse_address)
-
-    def _s_city_of(self, citycodes: set[str]) -> str:
-        code = min(citycodes)
-        return self._s_city[self._commune_streets[code][0]]
-
-    def _central_point(self, streets: list[int]) -> tuple[float, float]:
-        # The street summary point nearest to the commune's mean: inside the commune.
-        idx = np.asarray(streets)
-        lon, lat = self._s_lon[idx], self._s_lat[idx]
-        d2 = (lon - lon.mean()) ** 2 + (lat - lat.mean()) ** 2
-        k = int(np.argmin(d2))
-        return float(lon[k]), float(lat[k])
-
-    # ------------------------------------------------------------------ loading
-
-    @classmethod
-    def load(cls, engine: Engine) -> LocalGeocoder:
-        """Build the geocoder from the ``ban_streets`` and ``ban_addresses`` tables."""
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for both tables, should an import commit in between.
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            streets = conn.execute(
-                text(
-                    "SELECT id, citycode, postcode, city, old_city, delivery_city, name, "
-                    "name_norm, ban_id, lon, lat FROM ban_streets ORDER BY id"
-                )
-            ).all()
-            street_ban_id = {r[0]: r[8] or "" for r in streets}
-            result = conn.execution_options(stream_results=True, yield_per=50_000).execute(
-                text(
-                    "SELECT street_id, numero, rep, lon, lat, ban_id FROM ban_addresses "
-                    "ORDER BY street_id, numero, rep"
-                )
-            )
-            columns = _AddressColumns()
-            for chunk in result.partitions(50_000):
-                columns.add(chunk, street_ban_id)
-        ids = np.fromiter((r[0] for r in streets), dtype=np.int64, count=len(streets))
-        a_street, a_numero, a_rep, a_lon, a_lat = columns.arrays()
-        # Addresses come sorted by street id: each street owns one contiguous slice.
-        start = np.searchsorted(a_street, ids, side="left").astype(np.int64)
-        end = np.searchsorted(a_street, ids, side="right").astype(np.int64)
-        return cls(
-            s_citycode=[r[1] for r in streets],
-            s_postcode=[r[2] for r in streets],
-            s_city=[r[3] for r in streets],
-            s_old_city=[r[4] for r in streets],
-            s_delivery=[r[5] for r in streets],
-            s_name=[r[6] for r in streets],
-            s_norm=[r[7] for r in streets],
-            s_ban_id=[r[8] for r in streets],
-            s_lon=np.asarray([r[9] for r in streets], dtype=np.float64),
-            s_lat=np.asarray([r[10] for r in streets], dtype=np.float64),
-            s_start=start,
-            s_end=end,
-            a_numero=a_numero,
-            a_rep=a_rep,
-            rep_table=columns.rep_table(),
-            a_lon=a_lon,
-            a_lat=a_lat,
-            a_id_exceptions=columns.id_exceptions,
-        )
 
     # ------------------------------------------------------------------ public API
 
     @property
     def street_count(self) -> int:
         """Number of streets loaded."""
-        return len(self._s_name)
+        return len(self._streets.name)
 
     @property
     def address_count(self) -> int:
         """Number of address points loaded."""
-        return len(self._a_numero)
+        return len(self._addresses.numero)
 
     def has_commune(self, citycode: str) -> bool:
         """Whether the commune (or, for Paris/Lyon/Marseille, an arrondissement) is loaded."""
-        if citycode in self._commune_streets:
+        if citycode in self._ix.commune_streets:
             return True
-        return any(a in self._commune_streets for a in _PLM.get(citycode, ()))
+        return any(a in self._ix.commune_streets for a in ARRONDISSEMENTS.get(citycode, ()))
 
     def street_points(
         self, candidate: Candidate
@@ -241,13 +106,13 @@ class LocalGeocoder:
         streets: list[int] = []
         if candidate.street and candidate.citycode:
             norm = normalize_street(candidate.street)
-            for code in (candidate.citycode, *_PLM.get(candidate.citycode, ())):
-                streets.extend(self._by_city_norm.get((code, norm), ()))
+            for code in (candidate.citycode, *ARRONDISSEMENTS.get(candidate.citycode, ())):
+                streets.extend(self._ix.by_city_norm.get((code, norm), ()))
         if not streets:
             return np.empty(0, dtype=np.float64), np.empty(0, dtype=np.float64)
-        parts = [np.arange(self._s_start[s], self._s_end[s]) for s in streets]
+        parts = [np.arange(self._streets.start[s], self._streets.end[s]) for s in streets]
         idx = np.concatenate(parts)
-        return self._a_lon[idx], self._a_lat[idx]
+        return self._addresses.lon[idx], self._addresses.lat[idx]
 
     async def geocode(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
         """Geocode one address (CPU work inline: a fraction of a millisecond)."""
@@ -282,7 +147,7 @@ class LocalGeocoder:
         else:
             if number is None:
                 # "Paris 19e", "Bondy": the whole text is a commune.
-                whole = self._city_names.get(normalize_city(street_text))
+                whole = self._ix.city_names.get(normalize_city(street_text))
                 if whole:
                     scope = _Scope(frozenset(whole), 1.0)
                     return self._commune_candidates(scope, COMMUNE_ONLY, limit)
@@ -335,14 +200,16 @@ class LocalGeocoder:
         """Commune restrictions to try, most specific first."""
         scopes: list[_Scope] = []
         if citycode and citycode.strip():
-            codes = self._known((citycode.strip().upper(), *_PLM.get(citycode.strip(), ())))
+            codes = self._known(
+                (citycode.strip().upper(), *ARRONDISSEMENTS.get(citycode.strip(), ()))
+            )
             if codes:
                 scopes.append(_Scope(codes, 1.0))
         by_city: tuple[frozenset[str], float] | None = None
         if parsed.city:
             by_city = self._resolve_city(parsed.city)
         if parsed.postcode:
-            codes = frozenset(self._postcode_communes.get(parsed.postcode, ()))
+            codes = frozenset(self._ix.postcode_communes.get(parsed.postcode, ()))
             if codes:
                 if by_city and codes & by_city[0]:
                     scopes.append(_Scope(codes & by_city[0], 1.0))
@@ -352,7 +219,7 @@ class LocalGeocoder:
             elif by_city is None:
                 # A mistyped or unknown postcode: its département still narrows the search.
                 dep = parsed.postcode[:2]
-                codes = frozenset(c for c in self._commune_streets if c.startswith(dep))
+                codes = frozenset(c for c in self._ix.commune_streets if c.startswith(dep))
                 if codes:
                     scopes.append(_Scope(codes, 0.9))
         if by_city:
@@ -367,28 +234,28 @@ class LocalGeocoder:
         return unique
 
     def _known(self, codes: Sequence[str]) -> frozenset[str]:
-        return frozenset(c for c in codes if c in self._commune_streets)
+        return frozenset(c for c in codes if c in self._ix.commune_streets)
 
     def _resolve_city(self, city: str) -> tuple[frozenset[str], float] | None:
         key = normalize_city(city)
         if not key:
             return None
-        exact = self._city_names.get(key)
+        exact = self._ix.city_names.get(key)
         if exact:
             return frozenset(exact), 1.0
         best = process.extractOne(
-            key, self._city_keys, scorer=fuzz.ratio, score_cutoff=CITY_FUZZY_CUTOFF
+            key, self._ix.city_keys, scorer=fuzz.ratio, score_cutoff=CITY_FUZZY_CUTOFF
         )
         if best is None:
             return None
-        return frozenset(self._city_names[best[0]]), float(best[1]) / 100.0
+        return frozenset(self._ix.city_names[best[0]]), float(best[1]) / 100.0
 
     def _split_trailing_city(self, street_text: str) -> tuple[str, _Scope] | None:
         words = street_text.split()
         # The city is at most four words, and something must remain for the street.
         for n in range(min(4, len(words) - 1), 0, -1):
             tail = " ".join(words[-n:])
-            codes = self._city_names.get(normalize_city(tail))
+            codes = self._ix.city_names.get(normalize_city(tail))
             if codes:
                 return " ".join(words[:-n]), _Scope(frozenset(codes), 1.0)
         return None
@@ -397,10 +264,10 @@ class LocalGeocoder:
         if scope.citycodes is None:
             return streets
         codes = scope.citycodes
-        return [s for s in streets if self._s_citycode[s] in codes]
+        return [s for s in streets if self._streets.citycode[s] in codes]
 
     def _find_streets(self, key: str, scope: _Scope, exact_only: bool = False) -> list[_StreetHit]:
-        exact = self._in_scope(self._by_key.get(key, []), scope)
+        exact = self._in_scope(self._ix.by_key.get(key, []), scope)
         if exact or exact_only:
             return [_StreetHit(s, 1.0) for s in exact]
         # No exact key: gather the name without its type word and fuzzy neighbours, and
@@ -409,7 +276,7 @@ class LocalGeocoder:
         query_type = street_type(key)
         notype = strip_type(key)
         loose_factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
-        for s in self._in_scope(self._by_notype.get(notype, []), scope):
+        for s in self._in_scope(self._ix.by_notype.get(notype, []), scope):
             hits[s] = loose_factor
         full, bare = self._fuzzy_pools(scope)
         passes = [(key, full, 1.0)]
@@ -424,24 +291,26 @@ class LocalGeocoder:
                         hits[s] = sim
         return [_StreetHit(s, v) for s, v in hits.items()]
 
-    def _fuzzy_pools(self, scope: _Scope) -> tuple[_Pool, _Pool]:
+    def _fuzzy_pools(self, scope: _Scope) -> tuple[Pool, Pool]:
         """Street keys of a scope, with and without their type word, for fuzzy matching."""
         cached = self._fuzzy_cache.get(scope.citycodes)
         if cached is not None:
             return cached
         streets: Sequence[int]
         if scope.citycodes is None:
-            streets = range(len(self._keys))
+            streets = range(len(self._ix.keys))
         else:
-            streets = [s for c in sorted(scope.citycodes) for s in self._commune_streets.get(c, ())]
+            streets = [
+                s for c in sorted(scope.citycodes) for s in self._ix.commune_streets.get(c, ())
+            ]
         if len(streets) > MAX_FUZZY_STREETS:
             streets = []
         full: dict[str, list[int]] = {}
         bare: dict[str, list[int]] = {}
         for s in streets:
-            full.setdefault(self._keys[s], []).append(s)
-            bare.setdefault(strip_type(self._keys[s]), []).append(s)
-        result = (_Pool(full), _Pool(bare))
+            full.setdefault(self._ix.keys[s], []).append(s)
+            bare.setdefault(strip_type(self._ix.keys[s]), []).append(s)
+        result = (Pool(full), Pool(bare))
         if len(self._fuzzy_cache) > 4096:
             self._fuzzy_cache.clear()
         self._fuzzy_cache[scope.citycodes] = result
@@ -451,8 +320,8 @@ class LocalGeocoder:
         index = self._numbers[street]
         if index is None:
             index = {}
-            for a in range(int(self._s_start[street]), int(self._s_end[street])):
-                key = (int(self._a_numero[a]), self._rep_canon[self._a_rep[a]])
+            for a in range(int(self._streets.start[street]), int(self._streets.end[street])):
+                key = (int(self._addresses.numero[a]), self._rep_canon[self._addresses.rep[a]])
                 index.setdefault(key, []).append(a)
             self._numbers[street] = index
         return index
@@ -489,7 +358,7 @@ class LocalGeocoder:
         return _dedupe([t[3] for t in out])[:limit]
 
     def _spelling(self, folded: str, street: int) -> float:
-        return fuzz.ratio(folded, fold(self._s_name[street])) if folded else 0.0
+        return fuzz.ratio(folded, fold(self._streets.name[street])) if folded else 0.0
 
     def _find_number(self, street: int, number: HouseNumber) -> tuple[int | None, bool]:
         index = self._number_index(street)
@@ -508,48 +377,48 @@ class LocalGeocoder:
         return None, False
 
     def _address_candidate(self, street: int, addr: int, score: float) -> Candidate:
-        rep = self._rep_canon[self._a_rep[addr]]
-        housenumber = f"{int(self._a_numero[addr])}{_REP_LABEL.get(rep, rep)}"
-        city = self._s_city[street]
-        postcode = self._s_postcode[street]
+        rep = self._rep_canon[self._addresses.rep[addr]]
+        housenumber = f"{int(self._addresses.numero[addr])}{_REP_LABEL.get(rep, rep)}"
+        city = self._ix.city[street]
+        postcode = self._streets.postcode[street]
         return Candidate(
-            label=f"{housenumber} {self._s_name[street]} {postcode} {city}",
+            label=f"{housenumber} {self._streets.name[street]} {postcode} {city}",
             score=round(score, 4),
             type=MatchType.HOUSENUMBER,
-            lon=float(self._a_lon[addr]),
-            lat=float(self._a_lat[addr]),
-            citycode=self._s_citycode[street],
+            lon=float(self._addresses.lon[addr]),
+            lat=float(self._addresses.lat[addr]),
+            citycode=self._streets.citycode[street],
             postcode=postcode,
             city=city,
-            street=self._s_name[street],
+            street=self._streets.name[street],
             housenumber=housenumber,
             id=self._address_id(street, addr),
         )
 
     def _address_id(self, street: int, addr: int) -> str:
-        known = self._a_id_exceptions.get(addr)
+        known = self._addresses.id_exceptions.get(addr)
         if known is not None:
             return known
-        return _derived_id(
-            self._s_ban_id[street] or "",
-            int(self._a_numero[addr]),
-            self._rep_raw[self._a_rep[addr]],
+        return derived_id(
+            self._streets.ban_id[street] or "",
+            int(self._addresses.numero[addr]),
+            self._addresses.rep_table[self._addresses.rep[addr]],
         )
 
     def _street_candidate(self, street: int, score: float) -> Candidate:
-        city = self._s_city[street]
-        postcode = self._s_postcode[street]
+        city = self._ix.city[street]
+        postcode = self._streets.postcode[street]
         return Candidate(
-            label=f"{self._s_name[street]} {postcode} {city}",
+            label=f"{self._streets.name[street]} {postcode} {city}",
             score=round(score, 4),
             type=MatchType.STREET,
-            lon=float(self._s_lon[street]),
-            lat=float(self._s_lat[street]),
-            citycode=self._s_citycode[street],
+            lon=float(self._streets.lon[street]),
+            lat=float(self._streets.lat[street]),
+            citycode=self._streets.citycode[street],
             postcode=postcode,
             city=city,
-            street=self._s_name[street],
-            id=self._s_ban_id[street],
+            street=self._streets.name[street],
+            id=self._streets.ban_id[street],
         )
 
     def _commune_candidates(self, scope: _Scope, base: float, limit: int) -> list[Candidate]:
@@ -558,10 +427,10 @@ class LocalGeocoder:
         score = round(base * scope.factor, 4)
         out = []
         for code in sorted(scope.citycodes)[:limit]:
-            lon, lat = self._commune_point[code]
-            first = self._commune_streets[code][0]
-            city = self._s_city[first]
-            name = self._commune_name[code]
+            lon, lat = self._ix.commune_point[code]
+            first = self._ix.commune_streets[code][0]
+            city = self._ix.city[first]
+            name = self._ix.commune_name[code]
             out.append(
                 Candidate(
                     label=name,
@@ -570,105 +439,12 @@ class LocalGeocoder:
                     lon=lon,
                     lat=lat,
                     citycode=code,
-                    postcode=self._s_postcode[first],
+                    postcode=self._streets.postcode[first],
                     city=city,
                     id=code,
                 )
             )
         return out
-
-
-class _Pool:
-    """Street keys sorted by length: a similarity cutoff bounds the lengths worth scoring."""
-
-    def __init__(self, groups: dict[str, list[int]]) -> None:
-        keys = sorted(groups, key=len)
-        self.keys = keys
-        self.lengths = [len(k) for k in keys]
-        self.groups = [groups[k] for k in keys]
-
-    def extract(self, query: str, limit: int = 8) -> list[tuple[int, float]]:
-        """(index, similarity) of the closest keys at or above FUZZY_CUTOFF."""
-        # OSA distance >= length difference, normalised by the longer: a key shorter than
-        # cutoff * len(query) or longer than len(query) / cutoff cannot reach the cutoff.
-        n = len(query)
-        lo = bisect_left(self.lengths, math.ceil(n * FUZZY_CUTOFF - 1e-9))
-        hi = bisect_right(self.lengths, math.floor(n / FUZZY_CUTOFF + 1e-9))
-        if lo >= hi:
-            return []
-        found = process.extract(
-            query,
-            self.keys[lo:hi],
-            scorer=OSA.normalized_similarity,
-            limit=limit,
-            score_cutoff=FUZZY_CUTOFF,
-        )
-        return [(lo + idx, float(score)) for _, score, idx in found]
-
-
-def _derived_id(street_id: str, numero: int, rep: str) -> str:
-    """A BAN address id from its street id: "93010_tt7py3" + 3 + "bis" -> "..._00003_bis"."""
-    return f"{street_id}_{numero:05d}_{rep}" if rep else f"{street_id}_{numero:05d}"
-
-
-class _AddressColumns:
-    """Address rows accumulated chunk by chunk into compact numpy arrays."""
-
-    def __init__(self) -> None:
-        self._chunks: list[tuple[NDArray[Any], ...]] = []
-        self._reps: dict[str, int] = {"": 0}
-        self.id_exceptions: dict[int, str] = {}
-        self._n = 0
-
-    def add(self, rows: Sequence[Any], street_ban_id: dict[int, str]) -> None:
-        """Append one chunk of (street_id, numero, rep, lon, lat, ban_id) rows."""
-        street_ids, numeros, reps, lons, lats, ban_ids = zip(*rows, strict=True)
-        codes = []
-        reps_table = self._reps
-        for j, (sid, num, rep, ban_id) in enumerate(
-            zip(street_ids, numeros, reps, ban_ids, strict=True)
-        ):
-            code = reps_table.get(rep)
-            if code is None:
-                code = reps_table[rep] = len(reps_table)
-            codes.append(code)
-            if ban_id != _derived_id(street_ban_id.get(sid, ""), num, rep):
-                self.id_exceptions[self._n + j] = ban_id
-        self._chunks.append(
-            (
-                np.asarray(street_ids, dtype=np.int64),
-                np.asarray(numeros, dtype=np.int32),
-                np.asarray(codes, dtype=np.int32),
-                np.asarray(lons, dtype=np.float64),
-                np.asarray(lats, dtype=np.float64),
-            )
-        )
-        self._n += len(rows)
-
-    def arrays(
-        self,
-    ) -> tuple[
-        NDArray[np.int64],
-        NDArray[np.int32],
-        NDArray[np.int32],
-        NDArray[np.float64],
-        NDArray[np.float64],
-    ]:
-        """street_id, numero, rep code, lon, lat for every row added."""
-        if not self._chunks:
-            return (
-                np.empty(0, np.int64),
-                np.empty(0, np.int32),
-                np.empty(0, np.int32),
-                np.empty(0, np.float64),
-                np.empty(0, np.float64),
-            )
-        cols = [np.concatenate([c[k] for c in self._chunks]) for k in range(5)]
-        return cols[0], cols[1], cols[2], cols[3], cols[4]
-
-    def rep_table(self) -> list[str]:
-        """Repetition index spellings by code."""
-        return list(self._reps)
 
 
 # BAN labels: "12bis", "12ter"; Paris publishes one-letter indexes ("12b") that we keep.

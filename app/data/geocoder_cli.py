@@ -39,7 +39,7 @@ def register(groups: Any) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from app.geocoding.ban_import import import_ban_files
+    from app.data.ban_import import import_ban_files
 
     engine = open_database(Settings().database_url)
     try:
@@ -55,13 +55,13 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _geocode(args: argparse.Namespace) -> int:
+    from app.data.ban_import import load_local_geocoder
     from app.geocoding.base import AddressQuery
-    from app.geocoding.local import LocalGeocoder
 
     engine = open_database(Settings().database_url)
     try:
         started = time.perf_counter()
-        geocoder = LocalGeocoder.load(engine)
+        geocoder = load_local_geocoder(engine)
         loaded = time.perf_counter() - started
     finally:
         engine.dispose()

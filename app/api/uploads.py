@@ -1,0 +1,170 @@
+"""Multipart uploads for batches: size-capped while received, options read BAN-style."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import date
+from typing import IO, Any
+
+from fastapi import Request
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from app.batch import OutputFormat, Tagger, TagOptions
+from app.batch.options import invalid
+from app.batch.readers import count_rows
+from app.errors import TooLarge
+from app.settings import Settings
+from app.spatial.geography import Geography
+
+TEXT_FIELDS = ("postcode", "citycode", "lat", "lon", "x", "y", "provider", "delimiter", "encoding")
+LIST_FIELDS = ("columns", "result_columns")
+FIELDS = (*TEXT_FIELDS, *LIST_FIELDS, "geography", "as_of", "format", "distances")
+
+# OpenAPI for a body FastAPI does not parse itself (it is parsed while counting bytes).
+OPENAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "data": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV or .xlsx",
+                        },
+                        **{
+                            name: {"type": "array", "items": {"type": "string"}}
+                            for name in LIST_FIELDS
+                        },
+                        **{name: {"type": "string"} for name in TEXT_FIELDS},
+                        "geography": {"type": "string", "enum": [g.value for g in Geography]},
+                        "as_of": {"type": "string", "format": "date"},
+                        "format": {"type": "string", "enum": [f.value for f in OutputFormat]},
+                        "distances": {"type": "boolean"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+async def _capped(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise TooLarge(f"the upload is larger than {limit} bytes", limit=limit)
+        yield chunk
+
+
+async def read_form(request: Request, max_bytes: int) -> FormData:
+    """The multipart form, files spooled to disk past 1 MB; 413 past the cap while received."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise TooLarge(f"the upload is larger than {max_bytes} bytes", limit=max_bytes)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise invalid("data", "send the file as multipart/form-data in a field named data")
+    parser = MultiPartParser(request.headers, _capped(request, max_bytes), max_files=1)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise invalid("data", f"malformed multipart body: {exc.message}") from None
+
+
+async def read_upload(request: Request, max_bytes: int) -> tuple[UploadFile, FormData]:
+    """The uploaded ``data`` file (spooled to disk past 1 MB) and the form; 413 past the cap."""
+    form = await read_form(request, max_bytes)
+    upload = form.get("data")
+    if not isinstance(upload, UploadFile):
+        await form.close()
+        raise invalid("data", "no file in a form field named data")
+    return upload, form
+
+
+def options_from_form(form: FormData) -> TagOptions:
+    """TagOptions from the form fields; each bad value is a 422 naming its field."""
+    text = {name: _one(form, name) for name in TEXT_FIELDS}
+    lists = {name: tuple(str(v) for v in form.getlist(name) if str(v)) for name in LIST_FIELDS}
+    geography = _one(form, "geography")
+    as_of = _one(form, "as_of")
+    fmt = _one(form, "format")
+    return TagOptions(
+        columns=lists["columns"],
+        postcode=text["postcode"],
+        citycode=text["citycode"],
+        lat=text["lat"],
+        lon=text["lon"],
+        x=text["x"],
+        y=text["y"],
+        geography=_parse(Geography, geography, "geography"),
+        as_of=_parse(date.fromisoformat, as_of, "as_of"),
+        provider=text["provider"],
+        result_columns=lists["result_columns"] or None,
+        delimiter=text["delimiter"],
+        encoding=text["encoding"],
+        output_format=_parse(OutputFormat, fmt, "format"),
+        distances=_flag(_one(form, "distances")),
+    ).check()
+
+
+def _one(form: FormData, name: str) -> str | None:
+    values = [v for v in form.getlist(name) if isinstance(v, str)]
+    if len(values) > 1:
+        raise invalid(name, "give this field once")
+    return values[0] if values and values[0] != "" else None
+
+
+def _parse(kind: Any, value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise invalid(name, f"{value!r} is not a valid value") from None
+
+
+def _flag(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise invalid("distances", "must be true or false")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedUpload:
+    """An upload whose options were checked against its header and row count."""
+
+    file: IO[bytes]
+    options: TagOptions  # resolved: delimiter, encoding and output format fixed
+    form: FormData
+
+    async def close(self) -> None:
+        """Delete the spooled upload."""
+        await self.form.close()
+
+
+async def prepared_upload(request: Request, tagger: Tagger, settings: Settings) -> PreparedUpload:
+    """Receive, check and count an upload before the first byte of the answer is sent."""
+    upload, form = await read_upload(request, settings.batch_max_bytes)
+    try:
+        options = options_from_form(form)
+        rows = await asyncio.to_thread(count_rows, upload.file, options)
+        if rows > settings.batch_max_rows:
+            limit = settings.batch_max_rows
+            raise TooLarge(f"the file has more than {limit} rows", limit=limit)
+        _, resolved = await asyncio.to_thread(tagger.open, upload.file, options)
+        upload.file.seek(0)
+    except BaseException:
+        await form.close()
+        raise
+    return PreparedUpload(upload.file, resolved, form)

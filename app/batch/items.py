@@ -1,0 +1,71 @@
+"""Batches of items already in memory (the JSON batch): points and/or addresses."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pyproj import Transformer
+
+from app.batch.options import RESULT_COLUMNS, TagOptions
+from app.batch.results import Labels, Results, result_columns
+from app.geocoding.base import AddressQuery
+
+ITEM_HEADER = ["lat", "lon", "address", "postcode", "citycode"]
+# Rows with coordinates are tagged directly; the others are geocoded.
+ITEM_OPTIONS = TagOptions(
+    columns=("address",), postcode="postcode", citycode="citycode", lat="lat", lon="lon"
+)
+_L93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
+
+
+def item_row(
+    lat: float | None = None,
+    lon: float | None = None,
+    x: float | None = None,
+    y: float | None = None,
+    q: str | None = None,
+    numero: str | None = None,
+    voie: str | None = None,
+    code_postal: str | None = None,
+    commune: str | None = None,
+    citycode: str | None = None,
+) -> list[Any]:
+    """One item as a row of ITEM_HEADER (x/y in Lambert-93 turned into lat/lon)."""
+    if (lat is None or lon is None) and x is not None and y is not None:
+        lon, lat = _L93.transform(x, y)
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            lon, lat = math.nan, math.nan
+    address = q or AddressQuery(numero=numero, voie=voie, commune=commune).text() or None
+    return [lat, lon, address, code_postal, citycode]
+
+
+def item_answers(labels: Labels, results: Results) -> list[dict[str, Any]]:
+    """One plain dict per item, in order: status, reason, qpv, distance, geocoding."""
+    cols = result_columns(labels, results, RESULT_COLUMNS)
+    out = []
+    for i in range(len(results.status)):
+        v = {name: col.value(i) for name, col in cols.items()}
+        geocoding = None
+        if v["result_label"] is not None:
+            geocoding = {
+                "label": v["result_label"],
+                "score": v["result_score"],
+                "type": v["result_type"],
+                "lat": v["latitude"],
+                "lon": v["longitude"],
+                "citycode": v["result_citycode"],
+                "postcode": v["result_postcode"],
+            }
+        out.append(
+            {
+                "index": i,
+                "status": v["qpv_status"],
+                "reason": v["qpv_reason"],
+                "qpv": {"code": v["qpv_code"], "name": v["qpv_name"]} if v["qpv_code"] else None,
+                "distance_m": v["qpv_distance_m"],
+                "geography": v["qpv_geography"],
+                "geocoding": geocoding,
+            }
+        )
+    return out
