@@ -7,17 +7,25 @@ export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+# One Prometheus folder per server, shared by its workers and emptied by `qpv serve` at start.
+export QPV_METRICS_DIR ?= var/metrics
 # A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 JOB_WORKERS ?= 2
 
-.PHONY: setup data run test lint postgis chromium services wrk bench clean
+.PHONY: setup runtime data run test lint postgis chromium nginx services wrk bench clean
 
-setup: $(VENV)/.installed
+# Two steps: `make run` needs the runtime dependencies only, tests and lint add the dev extra.
+runtime: $(VENV)/.runtime
+setup: $(VENV)/.dev
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.runtime: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
@@ -25,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 # administrative divisions, both QPV geographies (found in QPV_DATA_DIR, else downloaded) and
 # the offline geocoder (BAN files under QPV_DATA_DIR/ban). `qpv setup` decides from the
 # database's own state (sha256 of what it holds), so a second run only checks.
-data: setup $(if $(POSTGRES_URL),postgis services)
+data: runtime $(if $(POSTGRES_URL),postgis services)
 	$(BIN)/qpv setup
 
 # The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
@@ -33,8 +41,7 @@ data: setup $(if $(POSTGRES_URL),postgis services)
 run: data services
 	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
 	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-access-log
+	$(BIN)/qpv serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # PostGIS for the PostgreSQL backend tests (Debian package; needs root, as on these machines).
 postgis:
@@ -46,13 +53,19 @@ chromium:
 	@test -x /usr/bin/chromium || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Debian's nginx: `nginx -t` on deploy/nginx.conf and a proxy over two replicas in the
+# deployment tests (RUNLEVEL=1: installed, not started).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+
 # PostgreSQL and Redis are started with the machine; start them again if they stopped.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 \
 		--port 6379 --save "" --appendonly no --dir /tmp --logfile /tmp/redis-qpv.log
 
-test: setup postgis chromium services
+test: setup postgis chromium nginx services
 	$(BIN)/pytest
 
 lint: setup
@@ -67,7 +80,7 @@ wrk:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 # Figures are recorded in bench/README.md; run on a quiet machine.
-bench: data postgis services wrk
+bench: setup data postgis services wrk
 	$(BIN)/python bench/bench_pip.py
 	$(BIN)/python -m bench.bench_http
 	$(BIN)/python -m bench.bench_startup

@@ -12,7 +12,7 @@ from app.errors import QpvError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-command group per domain."""
-    from app import tag_cli
+    from app import serve, tag_cli
     from app.data import cli as data_cli
     from app.data import geocoder_cli
     from app.db import cli as db_cli
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="qpv", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
-    for module in (db_cli, data_cli, geocoder_cli, tag_cli, jobs_cli, stats_cli):
+    for module in (db_cli, data_cli, geocoder_cli, tag_cli, jobs_cli, stats_cli, serve):
         module.register(groups)
     return parser
 

@@ -61,6 +61,10 @@ class CorruptGrid(QpvError):
     """A cached membership grid does not load (other format, other polygons)."""
 
 
+class DatabaseNotReady(NotReady):
+    """The database is missing, unreachable or not migrated to the code's schema."""
+
+
 class UnexpectedValues(InvalidInput):
     """A column holds values the analysis cannot interpret; ``values`` names them."""
 

@@ -1,10 +1,66 @@
-"""Logging of the service's own messages (never a query string, address or coordinate)."""
+"""Structured logs: one JSON object a line, for the service's and uvicorn's loggers.
+
+Never a query string, address, name, coordinate or uploaded content: requests are logged by
+route template, and exceptions by type and frames, never by message.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+import traceback
+from contextvars import ContextVar
 
 import httpx
+import orjson
+
+# The id of the request being served, for every line logged while serving it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("qpv_request_id", default=None)
+# Fields a record may carry through ``extra=``, copied into the JSON object.
+FIELDS = ("method", "route", "status", "duration_ms")
+_OURS = "qpv-json"
+
+
+class JsonFormatter(logging.Formatter):
+    """A record as one JSON line: ts, level, logger, message, request_id and request fields."""
+
+    _second = -1
+    _prefix = ""
+
+    def _timestamp(self, created: float) -> str:
+        # One line per request: the date part is formatted once a second, not every time.
+        second = int(created)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The JSON line (exceptions: type and frames, not the message: it may hold input)."""
+        entry: dict[str, object] = {
+            "ts": self._timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        fields = record.__dict__
+        for name in FIELDS:
+            if name in fields:
+                entry[name] = fields[name]
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = record.exc_info[0].__name__
+            entry["frames"] = "".join(traceback.format_tb(record.exc_info[2]))
+        return orjson.dumps(entry).decode()
+
+
+def _json_handler() -> logging.Handler:
+    handler = logging.StreamHandler()
+    handler.set_name(_OURS)
+    handler.setFormatter(JsonFormatter())
+    return handler
 
 
 class RedactQueryFilter(logging.Filter):
@@ -30,11 +86,25 @@ def install_log_redaction() -> None:
 
 
 def configure(level: str) -> None:
-    """Send the ``app`` loggers to stderr at ``level`` unless the host already configured them."""
+    """JSON lines on stderr for ``app`` and uvicorn, whatever uvicorn's own log options were.
+
+    The ``app`` loggers get a handler only when the host (pytest, a notebook) has not set up
+    the root logger; uvicorn's are always rewritten and its access log is replaced by ours.
+    """
     install_log_redaction()
-    logger = logging.getLogger("app")
-    logger.setLevel(level.upper())
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
+    # Nothing of these is written: skip collecting them on every record (one per request).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    app_logger = logging.getLogger("app")
+    app_logger.setLevel(level.upper())
+    app_logger.handlers = [h for h in app_logger.handlers if h.get_name() != _OURS]
+    if not app_logger.handlers and not logging.getLogger().handlers:
+        app_logger.addHandler(_json_handler())
+    uvicorn = logging.getLogger("uvicorn")
+    uvicorn.handlers = [_json_handler()]
+    uvicorn.propagate = False
+    for name in ("uvicorn.error", "uvicorn.asgi"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+    # The middleware writes one line per request (app.access), without the query string.
+    logging.getLogger("uvicorn.access").handlers = []
+    logging.getLogger("uvicorn.access").disabled = True

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The folder holding the ``app`` package: the default base of relative paths.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
-    """Every tunable of the service; build one per process and pass it down."""
+    """Every tunable of the service; build one per process and pass it down.
+
+    Relative paths (folders, a SQLite file) resolve against ``home``, never the current folder.
+    """
 
     model_config = SettingsConfigDict(env_prefix="QPV_", env_file=".env", extra="ignore")
 
@@ -79,3 +85,39 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=30, gt=0)
     job_sweep_s: float = Field(default=10, gt=0, description="how often workers look for dead ones")
     job_max_tries: int = Field(default=3, ge=1, description="tries of a chunk before the job fails")
+
+    # Deployment (issue 12).
+    home: Path = Field(
+        default=PROJECT_ROOT,
+        description="QPV_HOME: base of every relative path in these settings",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="PROMETHEUS_MULTIPROC_DIR: shared by the workers of one server, emptied "
+        "by `qpv serve` at start; unset: metrics of this process only",
+    )
+    access_log: bool = Field(default=True, description="one JSON line per request")
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, description="time allowed to start an answer (504 past it)"
+    )
+    cors_origins: list[str] = Field(default=[], description="CORS allowed origins; none: off")
+    cache_max_age_s: int = Field(
+        default=300, ge=0, description="Cache-Control max-age of /v1/qpv* and /v1/datasets"
+    )
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        self.data_dir = self.home / self.data_dir.expanduser()
+        self.download_dir = self.home / self.download_dir.expanduser()
+        self.jobs_dir = self.home / self.jobs_dir.expanduser()
+        if self.sources_manifest is not None:
+            self.sources_manifest = self.home / self.sources_manifest.expanduser()
+        if self.metrics_dir is not None:
+            self.metrics_dir = self.home / self.metrics_dir.expanduser()
+        # sqlite:///relative/file.sqlite3 (sqlite:////absolute has a fourth slash).
+        scheme, sep, rest = self.database_url.partition(":///")
+        if scheme.split("+")[0] == "sqlite" and sep and rest and rest[0] not in "/:":
+            path, mark, query = rest.partition("?")
+            self.database_url = f"{scheme}:///{self.home / path}{mark}{query}"
+        return self

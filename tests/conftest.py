@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +14,8 @@ from typing import Any
 
 import psycopg
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 from app.db.migrate import upgrade
 from app.geocoding.local import LocalGeocoder
@@ -205,3 +210,29 @@ def admissions_csv(admissions: Any, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.mktemp("admissions") / "admissions-tagged.csv"
     example.tagged_file(admissions).to_csv(path, index=False)
     return path
+
+
+def free_port() -> int:
+    """A loopback port free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@contextmanager
+def running_server(app: ASGIApp, seconds: float = 120) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port, in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + seconds
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests.conftest import QPV2015_SHP
+from tests.conftest import BAN_BONDY, QPV2015_SHP
 
 
 @pytest.fixture
@@ -68,6 +68,47 @@ def test_sync_offline_without_files_says_what_is_missing(
     assert main(["data", "sync", "--offline"]) == 1
     out = capsys.readouterr().out
     assert out.count("missing:") == 3 and "no administrative divisions" in out
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """QPV_HOME in one folder, the current folder another one, the database URL relative."""
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.setenv("QPV_HOME", str(home))
+    monkeypatch.setenv("QPV_DATABASE_URL", "sqlite:///var/qpv.sqlite3")
+    monkeypatch.chdir(cwd)
+    return home
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["geocoder", "geocode", "12 bd de la Villette 75019 Paris"],
+        ["geocoder", "import", str(BAN_BONDY)],
+        ["data", "import", str(QPV2015_SHP)],
+        ["data", "sync", "--offline"],
+    ],
+)
+def test_a_missing_database_is_one_line_saying_what_to_run(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"qpv: error: no database at {elsewhere}/var/qpv.sqlite3: run 'qpv db upgrade'\n"
+    assert not (elsewhere / "var").exists()
+    assert list(Path.cwd().iterdir()) == []
+
+
+def test_commands_run_from_another_folder_use_the_database_under_qpv_home(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert (elsewhere / "var" / "qpv.sqlite3").is_file()
+    assert main(["geocoder", "geocode", "12 bd de la Villette 75019 Paris"]) == 1
+    assert capsys.readouterr().out.startswith("# 0 streets, 0 addresses")
+    assert list(Path.cwd().iterdir()) == []
 
 
 def test_setup_against_a_database_that_does_not_answer_is_one_error_line(

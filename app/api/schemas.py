@@ -16,6 +16,32 @@ from app.jobs.records import JobRecord, JobState
 from app.spatial.index import PointAnswer
 from app.spatial.records import DatasetInfo, QpvInfo
 
+# What each answer status means: in the OpenAPI schema as the field's description (read by
+# /docs and /redoc) and as ``x-enum-descriptions`` (one entry per value, for tools).
+STATUS_MEANINGS = {
+    "in": "inside a QPV polygon (a point on the boundary counts as inside)",
+    "out": "outside every QPV; `nearest_qpv` and `distance_m` say which is nearest and how far",
+    "near_boundary": "within the boundary tolerance (setting, metres) of a QPV boundary; "
+    "`inside` still tells the side it fell on",
+    "commune_without_qpv": "the address's commune has no QPV in that geography: out for "
+    "certain, even when only the commune was found",
+    "street_partial": "only the street was found, and its address points fall partly in a QPV; "
+    "`street` gives the counts and codes",
+    "ambiguous": "the best candidates score alike, lie apart and get different QPV answers; "
+    "`alternatives` lists them",
+    "not_found": "no geocoding candidate reached the minimum score, or only a commune that has "
+    "QPV was found",
+}
+
+
+def status_field(*values: str) -> Any:
+    """The ``status`` field: its values, each with its meaning, in the OpenAPI schema."""
+    lines = "\n".join(f"- `{v}`: {STATUS_MEANINGS[v]}" for v in values)
+    return Field(
+        description=f"One status per answer, with a `reason`:\n\n{lines}",
+        json_schema_extra={"x-enum-descriptions": {v: STATUS_MEANINGS[v] for v in values}},
+    )
+
 
 def json_response(model: BaseModel) -> Response:
     """A JSON response of a model built by the service (no second validation pass)."""
@@ -88,7 +114,7 @@ class Coordinates(BaseModel):
 class PointResult(BaseModel):
     """Whether a point lies in a QPV, and how sure the answer is."""
 
-    status: Literal["in", "out", "near_boundary"]
+    status: Literal["in", "out", "near_boundary"] = status_field("in", "out", "near_boundary")
     reason: str
     inside: bool = Field(description="the side the point fell on, even when near_boundary")
     qpv: Quartier | None = Field(description="the quartier holding the point")
@@ -171,8 +197,15 @@ class DatasetOut(DatasetRef):
 class Health(BaseModel):
     """Liveness or readiness."""
 
-    status: Literal["ok"]
-    checks: dict[str, str] = Field(default_factory=dict)
+    status: Literal["ok", "degraded"] = Field(
+        description="`ok`: every part answers; `degraded`: the index answers but the database "
+        "or a geocoder does not (point lookups still work)"
+    )
+    checks: dict[str, str] = Field(
+        default_factory=dict,
+        description="`index`, `database` and `geocoder_NAME`: `ok`, `unreachable`, `down`; "
+        "`qpvYYYY`: the dataset version loaded for that geography",
+    )
 
 
 class Geocoding(BaseModel):
@@ -245,7 +278,7 @@ class AddressResult(BaseModel):
         "street_partial",
         "ambiguous",
         "not_found",
-    ]
+    ] = status_field(*STATUS_MEANINGS)
     reason: str
     qpv: Quartier | None = Field(description="the quartier holding the address, if any")
     geocoding: Geocoding | None

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.data.importer import import_qpv_file
 from app.data.sync import SyncLine, qpv_line, sync_ban, sync_sources
 from app.db.migrate import create_database, upgrade
-from app.db.session import make_engine
+from app.db.session import open_database
 from app.errors import UpstreamError
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -51,7 +51,7 @@ def register(groups: Any) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    engine = make_engine(Settings().database_url)
+    engine = open_database(Settings().database_url)
     geography = Geography(args.geography) if args.geography else None
     report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
     print(qpv_line(report, args.path))
@@ -60,7 +60,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     lines: list[SyncLine] = []
     try:
         for line in sync_sources(

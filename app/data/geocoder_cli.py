@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.db.session import make_engine
+from app.db.session import open_database
 from app.settings import Settings
 
 
@@ -41,7 +41,7 @@ def register(groups: Any) -> None:
 def _import(args: argparse.Namespace) -> int:
     from app.data.ban_import import import_ban_files
 
-    engine = make_engine(Settings().database_url)
+    engine = open_database(Settings().database_url)
     try:
         reports = import_ban_files(engine, args.paths, replace=args.replace)
     finally:
@@ -58,7 +58,7 @@ def _geocode(args: argparse.Namespace) -> int:
     from app.data.ban_import import load_local_geocoder
     from app.geocoding.base import AddressQuery
 
-    engine = make_engine(Settings().database_url)
+    engine = open_database(Settings().database_url)
     try:
         started = time.perf_counter()
         geocoder = load_local_geocoder(engine)

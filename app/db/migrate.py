@@ -7,8 +7,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from app.errors import DatabaseNotReady
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
@@ -25,6 +31,37 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database at ``database_url`` up to ``revision``."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def require_schema(database_url: str) -> None:
+    """Raise ``DatabaseNotReady`` unless the database exists and is at the code's revision.
+
+    A missing SQLite file is reported, not created (connecting would create it empty).
+    """
+    url = make_url(database_url)
+    shown = url.render_as_string(hide_password=True)
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if sqlite_file and not Path(str(url.database)).is_file():
+        raise DatabaseNotReady(f"no database at {url.database}: run 'qpv db upgrade'")
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except SQLAlchemyError as exc:
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        raise DatabaseNotReady(
+            f"the database {shown} does not answer ({cause}); "
+            "check QPV_DATABASE_URL, then run 'qpv db upgrade'"
+        ) from None
+    finally:
+        engine.dispose()
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+    if current != heads:
+        state = f"at revision {', '.join(sorted(current))}" if current else "not migrated"
+        raise DatabaseNotReady(
+            f"the database {shown} is {state} (the code needs {', '.join(sorted(heads))}): "
+            "run 'qpv db upgrade'"
+        )
 
 
 def create_database(database_url: str) -> bool:

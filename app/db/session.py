@@ -26,3 +26,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def open_database(url: str, **kwargs: Any) -> Engine:
+    """An engine on a database that exists and is migrated, else ``DatabaseNotReady``."""
+    from app.db.migrate import require_schema  # alembic is loaded only where it is needed
+
+    require_schema(url)
+    return make_engine(url, **kwargs)

@@ -97,8 +97,9 @@ def test_probes_report_live_and_ready(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
     ready = client.get("/readyz")
     assert ready.status_code == 200
+    assert ready.json()["status"] == "ok"
     checks = ready.json()["checks"]
-    assert set(checks) == {"database", "qpv2015", "qpv2024", "divisions"}
+    assert set(checks) == {"index", "database", "qpv2015", "qpv2024", "divisions"}
     assert checks["divisions"] == "c189ffd5b33f"
 
 

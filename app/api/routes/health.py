@@ -18,9 +18,22 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
+def _database(request: Request) -> str:
+    try:
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return "unreachable"
+    return "ok"
+
+
 @router.get("/readyz", response_model=Health)
 def readyz(request: Request) -> Health:
-    """The index is loaded, every configured geocoder has data and the database answers."""
+    """Index, database and geocoders, each on its own: `degraded` while the index answers alone.
+
+    A 503 while no index is loaded or a configured geocoder has no data (set-up not done); a
+    replica whose database or geocoder is down still answers points: 200, `degraded`.
+    """
     state = request.app.state
     index = state.index
     if index is None or not index.geographies:
@@ -31,14 +44,11 @@ def readyz(request: Request) -> Health:
             f"configured geocoder without data: {', '.join(empty)} (run `qpv setup`)",
             geocoders=empty,
         )
-    try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        raise NotReady("the database does not answer") from None
-    checks = {"database": "ok"}
+    checks = {"index": "ok", "database": _database(request)}
+    for name, geocoder in state.geocoders.items():
+        checks[f"geocoder_{name}"] = "down" if getattr(geocoder, "down", False) else "ok"
+    status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
     checks |= {f"qpv{g}": geo.dataset.version for g, geo in index.geographies.items()}
-    checks |= {f"geocoder_{name}": "ok" for name in state.geocoders}
     divisions = state.divisions
     checks["divisions"] = divisions.info.version if divisions is not None else "absent"
-    return Health(status="ok", checks=checks)
+    return Health(status=status, checks=checks)

@@ -1,0 +1,203 @@
+"""Prometheus metrics: requests per route template, lookups per status, geocoder calls.
+
+With ``QPV_METRICS_DIR`` the workers of one server write to shared files (prometheus-client's
+multiprocess mode) and ``/metrics`` adds them up; labels never carry user input.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+from numpy.typing import NDArray
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from app.addresses import StreetPoints
+from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Consecutive failed calls after which a geocoder counts as down in /readyz.
+DOWN_AFTER = 3
+
+
+class Metrics:
+    """The service's metrics, in this process or shared by the workers of one server."""
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        if multiprocess_dir is not None:
+            multiprocess_dir.mkdir(parents=True, exist_ok=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiprocess_dir)
+            # prometheus-client picks its value class at import: switch it now.
+            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "qpv_http_requests",
+            "HTTP requests by method, route template and status",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "qpv_http_request_duration_seconds",
+            "HTTP request duration by method and route template",
+            ("method", "route"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.lookups = Counter(
+            "qpv_lookups",
+            "Answers by kind (point, address) and status",
+            ("kind", "status"),
+            registry=self.registry,
+        )
+        self.geocoder_calls = Counter(
+            "qpv_geocoder_calls",
+            "Geocoder calls by provider and method",
+            ("provider", "method"),
+            registry=self.registry,
+        )
+        self.geocoder_errors = Counter(
+            "qpv_geocoder_errors",
+            "Geocoder errors by provider and kind",
+            ("provider", "kind"),
+            registry=self.registry,
+        )
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._lookup_children: dict[tuple[str, str], Any] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request (children cached: this runs on every request)."""
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_lookup(self, kind: str, status: str) -> None:
+        """Count one answer of ``kind`` with its status."""
+        child = self._lookup_children.get((kind, status))
+        if child is None:
+            child = self._lookup_children[kind, status] = self.lookups.labels(kind, status)
+        child.inc()
+
+    def render(self) -> bytes:
+        """The exposition text: this process's metrics, or every worker's added up."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+def count_lookup(request: Request, kind: str, status: str) -> None:
+    """Count one answer of ``kind`` with its status (no-op in an app without metrics)."""
+    metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.count_lookup(kind, status)
+
+
+class MeteredGeocoder:
+    """A geocoder whose calls and errors are counted per provider; tells if it looks down."""
+
+    def __init__(self, inner: Geocoder, metrics: Metrics) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.consecutive_failures = 0
+        self._calls = metrics.geocoder_calls
+        self._errors = metrics.geocoder_errors
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # street_count and the like, for the CLI and tests
+
+    @property
+    def down(self) -> bool:
+        """Whether the last calls all failed."""
+        return self.consecutive_failures >= DOWN_AFTER
+
+    def _record(self, results: Sequence[GeocodeResult]) -> None:
+        failed = 0
+        for result in results:
+            if result.error is not None:
+                failed += 1
+                self._errors.labels(self.name, result.error.value).inc()
+        self.consecutive_failures = self.consecutive_failures + 1 if failed == len(results) else 0
+
+    async def geocode(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
+        """Geocode one address, counted."""
+        self._calls.labels(self.name, "one").inc()
+        try:
+            result = await self.inner.geocode(query, limit)
+        except Exception as exc:
+            self._errors.labels(self.name, type(exc).__name__).inc()
+            self.consecutive_failures += 1
+            raise
+        self._record([result])
+        return result
+
+    async def geocode_many(
+        self, queries: Sequence[AddressQuery], limit: int = 1
+    ) -> list[GeocodeResult]:
+        """Geocode many addresses, counted as one call; errors counted per address."""
+        self._calls.labels(self.name, "many").inc()
+        try:
+            results = await self.inner.geocode_many(queries, limit)
+        except Exception as exc:
+            self._errors.labels(self.name, type(exc).__name__).inc()
+            self.consecutive_failures += 1
+            raise
+        if results:
+            self._record(results)
+        return results
+
+    async def aclose(self) -> None:
+        """Close the wrapped geocoder."""
+        await self.inner.aclose()
+
+
+class _MeteredStreetGeocoder(MeteredGeocoder):
+    """A metered geocoder that also knows the address points of a street."""
+
+    def street_points(
+        self, candidate: Candidate
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The wrapped provider's address points of the candidate's street."""
+        inner: Any = self.inner
+        points: tuple[NDArray[np.float64], NDArray[np.float64]] = inner.street_points(candidate)
+        return points
+
+
+def metered(geocoders: dict[str, Geocoder], metrics: Metrics) -> dict[str, Geocoder]:
+    """Each geocoder wrapped to be counted, keeping what it can do beyond the protocol."""
+    return {
+        name: (_MeteredStreetGeocoder if isinstance(g, StreetPoints) else MeteredGeocoder)(
+            g, metrics
+        )
+        for name, g in geocoders.items()
+    }
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """The Prometheus exposition of every worker of this server."""
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)
