@@ -11,6 +11,7 @@ from fastapi import Response
 from pydantic import BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
+from app.batch.results import BatchStatus
 from app.geocoding.base import Candidate
 from app.jobs.records import JobRecord, JobState
 from app.spatial.index import PointAnswer
@@ -352,17 +353,7 @@ class BatchResult(BaseModel):
     """The answer for one item, at the item's position."""
 
     index: int
-    status: Literal[
-        "in",
-        "out",
-        "near_boundary",
-        "invalid",
-        "not_found",
-        "geocoder_error",
-        "commune_without_qpv",
-        "street_partial",
-        "ambiguous",
-    ]
+    status: BatchStatus
     reason: str | None
     qpv: BatchQpv | None
     distance_m: float | None

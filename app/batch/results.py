@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,7 +13,7 @@ from app.spatial.index import QpvIndex
 from app.spatial.tagging import GEOGRAPHIES
 
 # The first four are tag_ids' status codes, in its order.
-STATUSES = (
+BatchStatus = Literal[
     "in",
     "out",
     "near_boundary",
@@ -23,7 +23,8 @@ STATUSES = (
     "commune_without_qpv",
     "street_partial",
     "ambiguous",
-)
+]
+STATUSES: tuple[str, ...] = get_args(BatchStatus)
 STATUS_CODE = {name: i for i, name in enumerate(STATUSES)}
 INVALID = STATUS_CODE["invalid"]
 NOT_FOUND = STATUS_CODE["not_found"]

@@ -55,9 +55,7 @@ def register(groups: Any) -> None:
         raw.add_argument(f"--{name}", default=None)
     raw.add_argument("--geography", choices=[g.value for g in Geography], default=None)
     raw.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
-    gaps.add_argument(
-        "--format", choices=FORMATS, help="default: from -o, else json"
-    )
+    gaps.add_argument("--format", choices=FORMATS, help="default: from -o, else json")
     gaps.add_argument("-o", "--output", type=Path, help="default: standard output")
     gaps.set_defaults(func=_gaps)
 

@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from app.errors import InvalidInput
+from app.geocoding.ban_file import REQUIRED_COLUMNS
 from app.spatial.geography import Geography
 from app.spatial.index import QpvIndex
 from app.spatial.tagging import tag_points
@@ -34,16 +35,7 @@ PCS_HORS = (0.35, 0.15, 0.28, 0.22)
 VOEUX = ("Licence", "BUT", "BTS", "CPGE", "IFSI", "Double licence")
 VOEUX_P = (0.42, 0.18, 0.22, 0.08, 0.06, 0.04)
 ACADEMIE_OF_DEPT = {"75": "Paris", "93": "Créteil", "94": "Créteil", "77": "Créteil"}
-_BAN_COLUMNS = [
-    "numero",
-    "rep",
-    "nom_voie",
-    "code_postal",
-    "code_insee",
-    "nom_commune",
-    "lon",
-    "lat",
-]
+_BAN_COLUMNS = [c for c in REQUIRED_COLUMNS if c != "id"]
 
 
 @dataclass(frozen=True, slots=True)
