@@ -7,8 +7,9 @@ export QPV_DATABASE_URL ?= sqlite:///var/qpv.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
-# One Prometheus folder per server, shared by its workers and emptied by `qpv serve` at start.
-export QPV_METRICS_DIR ?= var/metrics
+# One Prometheus folder per server, shared by its workers and emptied by `qpv serve` at start
+# (set for `make run` only: tests start apps of their own, each counting by itself).
+METRICS_DIR ?= var/metrics
 # A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 JOB_WORKERS ?= 2
@@ -41,7 +42,8 @@ data: runtime $(if $(POSTGRES_URL),postgis services)
 run: data services
 	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
 	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
-	$(BIN)/qpv serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	QPV_METRICS_DIR=$${QPV_METRICS_DIR:-$(METRICS_DIR)} $(BIN)/qpv serve --host $(HOST) --port $(PORT) \
+		--workers $(WORKERS)
 
 # PostGIS for the PostgreSQL backend tests (Debian package; needs root, as on these machines).
 postgis:

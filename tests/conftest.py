@@ -29,6 +29,9 @@ BAN_PARIS = GEODATA / "ban" / "adresses-75.csv.gz"
 BAN_BONDY = GEODATA / "ban" / "adresses-93010-bondy.csv.gz"
 DIVISIONS_TGZ = GEODATA / "cog" / "etalab-decoupage-administratif-6.0.0.tgz"
 # A server where the test user may create databases; each test gets its own.
+# Apps built by tests count their own metrics; a shared multiprocess folder from the
+# environment would add up every test's requests (tests of `qpv serve` set it themselves).
+os.environ.pop("QPV_METRICS_DIR", None)
 POSTGRES_ADMIN = os.environ.get("QPV_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
 
 
