@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from app.data.importer import import_qpv_file
-from app.data.sync import SyncLine, qpv_line, sync_ban, sync_sources
-from app.db.migrate import create_database, upgrade
-from app.db.session import open_database
 from app.errors import UpstreamError
 from app.settings import Settings
 from app.spatial.geography import Geography
+
+if TYPE_CHECKING:
+    from app.data.sync import SyncLine
+
+# The importers (pyogrio, geopandas, pandas) and the database modules are imported inside
+# the commands: `qpv tag` and the other groups build this parser without paying for them.
 
 
 def register(groups: Any) -> None:
@@ -51,6 +51,10 @@ def register(groups: Any) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from app.data.importer import import_qpv_file
+    from app.data.sync import qpv_line
+    from app.db.session import open_database
+
     engine = open_database(Settings().database_url)
     geography = Geography(args.geography) if args.geography else None
     report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
@@ -59,6 +63,9 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from app.data.sync import sync_ban, sync_sources
+    from app.db.session import open_database
+
     settings = Settings()
     engine = open_database(settings.database_url)
     lines: list[SyncLine] = []
@@ -81,6 +88,10 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.db.migrate import create_database, upgrade
+
     url = Settings().database_url
     try:
         create_database(url)

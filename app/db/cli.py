@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.db.migrate import upgrade
 from app.settings import Settings
 
 
@@ -19,5 +18,7 @@ def register(groups: Any) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from app.db.migrate import upgrade  # Alembic: only for this command
+
     upgrade(Settings().database_url, args.revision)
     return 0

@@ -320,9 +320,12 @@ class LocalGeocoder:
         index = self._numbers[street]
         if index is None:
             index = {}
-            for a in range(int(self._streets.start[street]), int(self._streets.end[street])):
-                key = (int(self._addresses.numero[a]), self._rep_canon[self._addresses.rep[a]])
-                index.setdefault(key, []).append(a)
+            start, end = int(self._streets.start[street]), int(self._streets.end[street])
+            numeros = self._addresses.numero[start:end].tolist()
+            reps = self._addresses.rep[start:end].tolist()
+            canon = self._rep_canon
+            for a, numero, rep in zip(range(start, end), numeros, reps, strict=True):
+                index.setdefault((numero, canon[rep]), []).append(a)
             self._numbers[street] = index
         return index
 
