@@ -19,7 +19,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from app.addresses import AddressResolver
 from app.batch import OutputFormat, Tagger, TagOptions, TagSummary, join_outputs, split_input
 from app.batch.options import RESULT_COLUMNS
 from app.batch.readers import count_rows
@@ -94,12 +93,7 @@ def build_tagger(settings: Settings) -> Tagger:
         gc.freeze()
         if collecting:
             gc.enable()
-    resolver = (
-        AddressResolver(runtime.index, runtime.geocoders, settings, runtime.divisions)
-        if runtime.geocoders
-        else None
-    )
-    return Tagger(runtime.index, resolver, settings)
+    return Tagger.of(runtime.index, runtime.geocoders, settings, runtime.divisions)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -55,11 +55,8 @@ async def _resolver(request: Request) -> AddressResolver:
 
 async def _tagger(request: Request) -> Tagger:
     index = await _index(request)
-    settings = request.app.state.settings
-    geocoders = request.app.state.geocoders
-    divisions = request.app.state.divisions
-    resolver = AddressResolver(index, geocoders, settings, divisions) if geocoders else None
-    return Tagger(index, resolver, settings)
+    state = request.app.state
+    return Tagger.of(index, state.geocoders, state.settings, state.divisions)
 
 
 def _session(request: Request) -> Iterator[Session]:

@@ -34,6 +34,7 @@ from app.batch.results import (
     Results,
 )
 from app.batch.writers import Writer, make_writer
+from app.divisions import AdminDivisions
 from app.errors import GeographyNotLoaded, QpvError, TooLarge
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
 from app.settings import Settings
@@ -143,6 +144,18 @@ class Tagger:
         self.resolver = resolver
         self.settings = settings
         self.labels = Labels(index, settings.boundary_tolerance_m)
+
+    @classmethod
+    def of(
+        cls,
+        index: QpvIndex,
+        geocoders: dict[str, Geocoder],
+        settings: Settings,
+        divisions: AdminDivisions | None = None,
+    ) -> Tagger:
+        """A tagger that resolves addresses with ``geocoders`` (coordinates only without)."""
+        resolver = AddressResolver(index, geocoders, settings, divisions) if geocoders else None
+        return cls(index, resolver, settings)
 
     # ------------------------------------------------------------------ entry points
 
