@@ -63,7 +63,7 @@ def import_ban_files(
             skipped=ban.skipped,
             seconds=(datetime.now(UTC) - started).total_seconds(),
         )
-        log.info(
+        log.debug(
             "BAN import %s: %d streets, %d addresses, %d rows skipped, %.1f s",
             report.source_name,
             report.streets,

@@ -125,5 +125,5 @@ def import_divisions(engine: Engine, path: Path, source_url: str | None = None) 
             source_url,
         )
         report = DivisionsReport(stored.source_name, stored.sha256, stored.commune_count, True)
-    log.info("imported administrative divisions %s", report.source_name)
+    log.debug("imported administrative divisions %s", report.source_name)
     return report

@@ -73,7 +73,8 @@ def import_qpv_file(
         report = ImportReport(dataset=dataset, created=created)
     # The membership grid takes a second or two to build: once here, not at every start-up.
     ensure_grid(engine, report.dataset_id)
-    log.info(
+    # Debug: the CLI prints the same summary, once.
+    log.debug(
         "%s %s: geography %s, %d QPV (%d repaired), dataset %d",
         "imported" if created else "already imported",
         qpv_file.source_name,
