@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 from app.errors import InvalidInput
 from app.settings import Settings
 from app.spatial.geography import Geography
+from app.stats.formats import ReportFormat
 
 if TYPE_CHECKING:
     from app.stats import service
-    from app.stats.service import ReportFormat
 
-# The statistics modules (scipy, statsmodels: ~1.5 s) are imported by the commands that use
-# them, not when `qpv` builds its parser for another command.
-FORMATS = ("json", "csv", "html")
+# The statistics modules (pandas and the rest) are imported by the commands that use them,
+# not when `qpv` builds its parser for another command.
 
 
 def register(groups: Any) -> None:
@@ -55,7 +54,9 @@ def register(groups: Any) -> None:
         raw.add_argument(f"--{name}", default=None)
     raw.add_argument("--geography", choices=[g.value for g in Geography], default=None)
     raw.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
-    gaps.add_argument("--format", choices=FORMATS, help="default: from -o, else json")
+    gaps.add_argument(
+        "--format", choices=[f.value for f in ReportFormat], help="default: from -o, else json"
+    )
     gaps.add_argument("-o", "--output", type=Path, help="default: standard output")
     gaps.set_defaults(func=_gaps)
 
@@ -82,8 +83,6 @@ def register(groups: Any) -> None:
 
 
 def _format(args: argparse.Namespace) -> ReportFormat:
-    from app.stats.service import ReportFormat
-
     if args.format:
         return ReportFormat(args.format)
     suffix = args.output.suffix.lstrip(".").lower() if args.output else ""

@@ -8,12 +8,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as sps
-from statsmodels.stats.proportion import (
-    confint_proportions_2indep,
-    proportion_confint,
-    test_proportions_2indep,
-)
+
+# scipy and statsmodels are imported by the functions that use them: together they take
+# ~1.2 s to import, which every process importing the API (or `qpv`) would otherwise pay at
+# start-up, gap analysis or not.
 
 Array = NDArray[np.float64]
 
@@ -28,6 +26,8 @@ def _quiet(call: Callable[[], Any]) -> Any:
 
 def two_proportions(x1: Array, n1: Array, x2: Array, n2: Array, alpha: float) -> dict[str, Array]:
     """Difference (Newcombe hybrid score CI), ratio (log-adjusted CI), score-test p-value."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
     ok = (n1 > 0) & (n2 > 0)
     out = {
         k: np.full(len(n1), np.nan) for k in ("diff", "low", "high", "ratio", "rlow", "rhigh", "p")
@@ -62,6 +62,9 @@ def two_proportions(x1: Array, n1: Array, x2: Array, n2: Array, alpha: float) ->
 
 def against_reference(x: Array, n: Array, reference: Array, alpha: float) -> dict[str, Array]:
     """Rate minus a known reference rate: Wilson interval shifted by it, exact binomial p-value."""
+    from scipy import stats as sps
+    from statsmodels.stats.proportion import proportion_confint
+
     out = {k: np.full(len(n), np.nan) for k in ("diff", "low", "high", "p")}
     ok = (n > 0) & np.isfinite(reference)
     if not ok.any():
@@ -82,6 +85,8 @@ def bootstrap_ratio_gap(
 ) -> tuple[float, float, float, float]:
     """Percentile bootstrap CI (rows resampled within each side) of the difference and the
     ratio of two ratios of sums; NaN when a side has fewer than two rows."""
+    from scipy import stats as sps
+
     if len(num1) < 2 or len(num2) < 2:
         return (np.nan, np.nan, np.nan, np.nan)
 

@@ -6,7 +6,6 @@ import re
 import tempfile
 from collections.abc import Callable
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 from app.batch import OutputFormat, Tagger, TagOptions
 from app.errors import InvalidInput, MissingColumns
 from app.stats import html, render, source
+from app.stats.formats import ReportFormat
 from app.stats.gaps import GapReport, analyse
 from app.stats.indicators import Analysis, BinaryRate, CategoricalShares, Indicator, RatioOfSums
 from app.stats.sides import STATUS_COLUMN
@@ -24,21 +24,6 @@ from app.stats.sides import STATUS_COLUMN
 Tag = Callable[[Path, Path], dict[str, Any]]
 
 _NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d*)?)\s*(%?)\s*$")
-
-
-class ReportFormat(StrEnum):
-    """Renderings of a gap report."""
-
-    JSON = "json"
-    CSV = "csv"
-    HTML = "html"
-
-
-MEDIA_TYPES = {
-    ReportFormat.JSON: "application/json",
-    ReportFormat.CSV: "text/csv; charset=utf-8",
-    ReportFormat.HTML: "text/html; charset=utf-8",
-}
 
 
 def _split(value: str | None) -> tuple[str, ...]:

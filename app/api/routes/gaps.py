@@ -21,8 +21,7 @@ from app.api.deps import JobsDep, SettingsDep, TaggerDep
 from app.api.problems import PROBLEM_RESPONSES
 from app.api.uploads import options_from_form, read_form
 from app.batch.options import invalid
-from app.stats import service
-from app.stats.service import MEDIA_TYPES, ReportFormat
+from app.stats.formats import MEDIA_TYPES, ReportFormat
 
 router = APIRouter(tags=["statistics"])
 
@@ -142,6 +141,9 @@ async def gaps(
 
     A raw file (no ``qpv_status`` column) is tagged first with the options of /v1/batch/csv.
     """
+    # pandas and the statistics modules: imported by the first gap request, not at start-up.
+    from app.stats import service
+
     form = await _form(request, settings.gaps_max_upload_bytes)
     try:
         p = _params(form)
