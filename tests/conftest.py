@@ -82,11 +82,27 @@ BACKENDS = ["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
 POSTGIS_FIXTURES = frozenset({"postgis_url", "loaded_postgis_url"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that asks for a PostGIS fixture by name."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--topology``: run the end-to-end tests over the compose topology (``make e2e``)."""
+    parser.addoption(
+        "--topology",
+        action="store_true",
+        help="run the tests marked topology: real PostGIS, replicas, workers, nginx",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that asks for a PostGIS fixture by name; keep the topology tests for
+    ``--topology`` (each brings up a whole deployment: `make e2e`, run by .ci/run)."""
     for item in items:
         if POSTGIS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgis)
+    if config.getoption("--topology"):
+        return
+    deselected = [item for item in items if item.get_closest_marker("topology")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("topology")]
 
 
 @pytest.fixture(params=BACKENDS)
