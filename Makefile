@@ -14,7 +14,7 @@ METRICS_DIR ?= var/metrics
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 JOB_WORKERS ?= 2
 
-.PHONY: setup runtime data run test lint postgis chromium nginx services wrk bench clean
+.PHONY: setup runtime data run test e2e lint postgis chromium nginx services wrk bench clean
 
 # Two steps: `make run` needs the runtime dependencies only, tests and lint add the dev extra.
 runtime: $(VENV)/.runtime
@@ -70,9 +70,14 @@ services:
 test: setup postgis chromium nginx services
 	$(BIN)/pytest
 
+# The docker-compose topology as real processes (deploy/topology.py): a PostGIS cluster of its
+# own, `qpv setup`, two replicas behind nginx, a job worker; end to end and under faults.
+e2e: setup postgis nginx services
+	$(BIN)/pytest --topology tests/deploy/test_topology.py
+
 lint: setup
-	$(BIN)/ruff check app tests bench migrations
-	$(BIN)/ruff format --check app tests bench migrations
+	$(BIN)/ruff check app tests bench migrations deploy
+	$(BIN)/ruff format --check app tests bench migrations deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

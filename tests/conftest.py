@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp
 from app.db.migrate import upgrade
 from app.geocoding.local import LocalGeocoder
 from app.spatial.index import QpvIndex
+from deploy.topology import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GEODATA = Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata")).resolve()
@@ -229,14 +229,6 @@ def admissions_csv(admissions: Any, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.mktemp("admissions") / "admissions-tagged.csv"
     example.tagged_file(admissions).to_csv(path, index=False)
     return path
-
-
-def free_port() -> int:
-    """A loopback port free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 @contextmanager
