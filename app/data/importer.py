@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.data.plausibility import Changes, ImportLimits, compare
 from app.data.reader import archive_member, qpv_file_sha256, read_qpv_file
-from app.db.records import DatasetRecord
 from app.db import repositories
 from app.db.loader import ensure_grid
+from app.db.records import DatasetRecord
 from app.errors import ImportRefused, NotFound
 from app.spatial import grid
 from app.spatial.geography import Geography
@@ -126,10 +126,14 @@ def _log(report: ImportReport, source_name: str) -> None:
 def _changes(engine: Engine, record: DatasetRecord, limits: ImportLimits) -> Changes | None:
     """What the new dataset changes from the one in use of its geography, if there is one."""
     with Session(engine) as session:
-        current = [d for d in repositories.current_datasets(session) if d.geography == record.geography]
+        current = [
+            d for d in repositories.current_datasets(session) if d.geography == record.geography
+        ]
         if not current:
             return None
-        old = [(q.info.code, q.geom) for q in repositories.dataset_quartiers(session, current[0].id)]
+        old = [
+            (q.info.code, q.geom) for q in repositories.dataset_quartiers(session, current[0].id)
+        ]
     return compare(current[0].id, old, ((row.code, row.geom) for row in record.rows), limits)
 
 

@@ -189,7 +189,10 @@ def _why_not_polygonal(geom: shapely.Geometry) -> str:
 def _vertex_counts(name: str, codes: list[str], geoms: Any, max_vertices: int) -> None:
     """Refuses quartiers past the vertex limit (a runaway export would be served whole)."""
     counts = shapely.get_num_coordinates(geoms)
-    big = [f"{_feature(i, codes[i])}: {counts[i]:,} vertices" for i in np.flatnonzero(counts > max_vertices)]
+    big = [
+        f"{_feature(int(i), codes[i])}: {counts[i]:,} vertices"
+        for i in np.flatnonzero(counts > max_vertices)
+    ]
     if big:
         limit = f"{max_vertices:,} (QPV_IMPORT_MAX_VERTICES)"
         raise _refused(name, f"with more vertices than the limit of {limit}", big)
@@ -211,7 +214,7 @@ def _inside(name: str, codes: list[str], geoms: Any, territories: list[str], crs
         axis=1
     )
     bad = [
-        f"{_feature(i, codes[i])} spans {', '.join(f'{v:.6g}' for v in bounds[i])}, "
+        f"{_feature(int(i), codes[i])} spans {', '.join(f'{v:.6g}' for v in bounds[i])}, "
         f"outside {TERRITORY_BY_KEY[territories[i]].name}"
         for i in np.flatnonzero(outside)
     ]

@@ -79,8 +79,10 @@ def sync_sources(
                 yield SyncLine("missing", f"no {source.geography} file under {data_dir}")
                 continue
             member = source.member if path.suffix.lower() == ".zip" else None
-            report = import_qpv_file(engine, path, source.geography, member=member, options=options)
-            yield qpv_line(report, path)
+            imported = import_qpv_file(
+                engine, path, source.geography, member=member, options=options
+            )
+            yield qpv_line(imported, path)
 
 
 def qpv_line(report: ImportReport, path: Path) -> SyncLine:

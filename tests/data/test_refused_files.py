@@ -18,6 +18,7 @@ from app.data.reader import read_qpv_file
 from app.db.migrate import upgrade
 from app.db.models import Dataset, Qpv
 from app.db.session import make_engine
+from app.spatial.territories import TERRITORY_BY_KEY
 from tests.conftest import BACKENDS, QPV2024_GEOJSON, _postgis_database
 
 SQUARE = {
@@ -31,6 +32,11 @@ LINE = {"type": "LineString", "coordinates": [[2.35, 48.85], [2.36, 48.86]]}
 EMPTY = {"type": "Polygon", "coordinates": []}
 
 Features = list[tuple[str, dict[str, Any] | None]]
+
+
+def _ring(lon: float, lat: float, size: float) -> list[list[float]]:
+    """A closed square ring with its south-west corner at lon/lat."""
+    return [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
 
 
 def _write(path: Path, features: Features) -> Path:
@@ -145,5 +151,8 @@ def test_a_bad_file_ends_in_one_error_line_and_leaves_the_database_unchanged(
 def test_territory_edge_cases_that_have_qpv_are_accepted(
     tmp_path: Path, code: str, departement: str, territory: str
 ) -> None:
-    [row] = read_qpv_file(_write(tmp_path / "ok.geojson", [(code, SQUARE)])).rows
+    x0, y0, x1, y1 = TERRITORY_BY_KEY[territory].bbox
+    lon, lat = (x0 + x1) / 2, (y0 + y1) / 2
+    square = {"type": "Polygon", "coordinates": [_ring(lon, lat, 0.01)]}
+    [row] = read_qpv_file(_write(tmp_path / "ok.geojson", [(code, square)])).rows
     assert (row.code, row.departement, row.territory) == (code, departement, territory)
