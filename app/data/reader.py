@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -160,7 +161,11 @@ def _read_raw(path: Path, member: str) -> tuple[dict[str, Any], Any, dict[str, A
     """The metadata, WKB geometries and lower-cased fields of the file (or archive member)."""
     ogr_path = _ogr_path(path, member)
     try:
-        meta, _fids, wkb, field_data = pyogrio.raw.read(ogr_path)
+        with warnings.catch_warnings():
+            # GDAL's warnings (an unclosed ring) would print beside the one-line error;
+            # the checks that follow refuse what they announce.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            meta, _fids, wkb, field_data = pyogrio.raw.read(ogr_path)
     except Exception as exc:  # GDAL raises several types; all mean "unreadable"
         raise ImportRefused(f"{path.name} could not be read as a vector file: {exc}") from None
     if len(wkb) == 0:
@@ -236,7 +241,17 @@ def _geometries(
     missing = [_feature(i, c) for i, (c, g) in enumerate(zip(codes, wkb, strict=True)) if g is None]
     if missing:
         raise _refused(name, "without geometry", missing)
-    source = shapely.from_wkb(wkb)
+    # A NaN vertex can leave a ring that GEOS cannot close: one refusal, not a traceback.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the refusal below says it, once
+        source = shapely.from_wkb(wkb, on_invalid="ignore")
+    unreadable = [
+        _feature(i, c) for i, (c, g) in enumerate(zip(codes, source, strict=True)) if g is None
+    ]
+    if unreadable:
+        raise _refused(
+            name, "with a geometry that does not read (NaN or unclosed ring)", unreadable
+        )
     _vertex_counts(name, codes, source, max_vertices)
     _finite(name, codes, source, "with a coordinate that is not a finite number")
     geoms = _to_wgs84(source, crs)

@@ -4,6 +4,7 @@ the database unchanged, on each backend; and the territory edge cases that are a
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,31 @@ FLAT = {"type": "Polygon", "coordinates": [[[2.35, 48.85], [2.36, 48.85], [2.35,
 POINT = {"type": "Point", "coordinates": [2.35, 48.85]}
 LINE = {"type": "LineString", "coordinates": [[2.35, 48.85], [2.36, 48.86]]}
 EMPTY = {"type": "Polygon", "coordinates": []}
+# Lambert-93 metres near Paris in a file that declares (by default) WGS84.
+LAMBERT = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [652000, 6862000],
+            [652100, 6862000],
+            [652100, 6862100],
+            [652000, 6862100],
+            [652000, 6862000],
+        ]
+    ],
+}
+HUGE_VERTEX = {
+    "type": "Polygon",
+    "coordinates": [[[2.35, 48.85], [1e308, 48.85], [2.36, 48.86], [2.35, 48.86], [2.35, 48.85]]],
+}
+NAN_FIRST = {
+    "type": "Polygon",
+    "coordinates": [[[math.nan, 48.85], [2.36, 48.85], [2.36, 48.86], [2.35, 48.85]]],
+}
+NAN_MIDDLE = {
+    "type": "Polygon",
+    "coordinates": [[[2.35, 48.85], [math.nan, 48.85], [2.36, 48.86], [2.35, 48.85]]],
+}
 
 Features = list[tuple[str, dict[str, Any] | None]]
 
@@ -111,6 +137,25 @@ REFUSED: list[tuple[str, Features, str]] = [
     ("point", [("QN07501M", POINT)], "feature 1 (QN07501M): a Point, not a polygon"),
     ("line", [("QN07501M", LINE)], "feature 1 (QN07501M): a LineString, not a polygon"),
     ("flat", [("QN07501M", FLAT)], "feature 1 (QN07501M): no area left after repair"),
+    (
+        "lambert93-declared-wgs84",
+        [("QN07501M", LAMBERT)],
+        "1 feature outside their territory (not longitude/latitude: if EPSG:4326 is not the "
+        "file's CRS, give the right one with --crs, e.g. EPSG:2154): feature 1 (QN07501M) "
+        "spans 652000, 6.862e+06, 652100, 6.8621e+06, outside Hexagone et Corse",
+    ),
+    (
+        "one-vertex-at-1e308",
+        [("QN07501M", SQUARE), ("QN00101M", HUGE_VERTEX)],
+        "feature 2 (QN00101M) spans 2.35, 48.85, 1e+308, 48.86, outside Hexagone et Corse",
+    ),
+    (
+        "paris-in-reunion",
+        [("QN97401M", SQUARE)],
+        "feature 1 (QN97401M) spans 2.35, 48.85, 2.36, 48.86, outside La Réunion",
+    ),
+    ("nan-first-vertex", [("QN07501M", NAN_FIRST)], "does not read (NaN or unclosed ring)"),
+    ("nan-vertex", [("QN07501M", NAN_MIDDLE)], "coordinate that is not a finite number"),
 ]
 
 
@@ -132,6 +177,40 @@ def test_a_bad_file_ends_in_one_error_line_and_leaves_the_database_unchanged(
     assert len(err) == 1, err
     assert err[0].startswith("qpv: error: bad.geojson")
     assert message in err[0]
+    assert _counts(loaded_url) == (1, 3)
+
+
+def test_an_unknown_crs_ends_in_one_error_line(
+    loaded_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QPV_DATABASE_URL", loaded_url)
+    path = _write(tmp_path / "bad.geojson", [("QN07501M", SQUARE)])
+    assert main(["data", "import", str(path), "--crs", "EPSG:999999"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "qpv: error: bad.geojson: 'EPSG:999999' is not a known CRS"
+    ]
+    assert _counts(loaded_url) == (1, 3)
+
+
+def test_a_polygon_of_a_million_vertices_is_refused_by_the_vertex_limit(
+    loaded_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QPV_DATABASE_URL", loaded_url)
+    angles = [2 * math.pi * i / 1_000_000 for i in range(1_000_000)]
+    ring = [[2.35 + 0.01 * math.cos(a), 48.85 + 0.01 * math.sin(a)] for a in angles]
+    polygon = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+    path = _write(tmp_path / "big.geojson", [("QN07511M", polygon)])
+    assert main(["data", "import", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "qpv: error: big.geojson: 1 feature with more vertices than the limit of 100,000 "
+        "(QPV_IMPORT_MAX_VERTICES): feature 1 (QN07511M): 1,000,001 vertices"
+    ]
     assert _counts(loaded_url) == (1, 3)
 
 
