@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.api.deps import DivisionsDep, IndexDep, SettingsDep
+from app.api.problems import PROBLEM_RESPONSES
 from app.api.schemas import DatasetRef, QpvFeature, QpvPage, Quartier
 from app.errors import InvalidInput, NotFound
 from app.spatial.features import served_geometry
@@ -59,7 +60,10 @@ async def list_quartiers(
 @router.get(
     "/qpv/{code}",
     response_model=QpvFeature,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    responses={
+        200: {"content": {"application/geo+json": {}}},
+        413: {**PROBLEM_RESPONSES[422], "description": "Geometry past the vertex limit"},
+    },
 )
 async def get_quartier(
     index: IndexDep,
