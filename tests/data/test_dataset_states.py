@@ -8,27 +8,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.cli import main
 from app.data.importer import ImportOptions, import_qpv_file, list_datasets
-from app.db.models import Dataset, Qpv
 from app.db.session import make_engine
 from tests.conftest import GEODATA, QPV2024_GEOJSON
+from tests.data.stored import counts
 
 QPV2015_DIR = GEODATA / "qpv2015"
-
-
-def _counts(url: str) -> tuple[int, int]:
-    engine = make_engine(url)
-    with Session(engine) as session:
-        counts = (
-            session.scalar(select(func.count()).select_from(Dataset)) or 0,
-            session.scalar(select(func.count()).select_from(Qpv)) or 0,
-        )
-    engine.dispose()
-    return counts
 
 
 def _states(url: str) -> list[tuple[int, str, int]]:
@@ -69,7 +56,7 @@ def test_a_three_feature_file_does_not_replace_1584_qpv_unless_forced_and_can_be
         "instead of 1584 (-99.8%), 1581 codes gone, 0 new, total area"
     )
     assert err[0].endswith("; import it anyway with --force")
-    assert _counts(database_url) == (1, 1584)
+    assert counts(database_url) == (1, 1584)
 
     code, out, _ = _run(["data", "import", str(three), "--force"], capsys)
     assert code == 0
@@ -89,7 +76,7 @@ def test_a_three_feature_file_does_not_replace_1584_qpv_unless_forced_and_can_be
         [str(official + 1), "current", "2024", "3 QPV"],
         [str(official), "previous", "2024", "1584 QPV"],
     ]
-    assert _counts(database_url) == (2, 1587)
+    assert counts(database_url) == (2, 1587)
 
 
 def test_using_a_dataset_that_does_not_exist_is_one_error_line(

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.cli import main
 from app.data.importer import import_qpv_file
 from app.data.reader import read_qpv_file
 from app.db.migrate import upgrade
-from app.db.models import Dataset, Qpv
 from app.db.session import make_engine
 from app.spatial.territories import TERRITORY_BY_KEY
 from tests.conftest import BACKENDS, QPV2024_GEOJSON, _postgis_database
+from tests.data.stored import counts
 
 SQUARE = {
     "type": "Polygon",
@@ -103,15 +101,19 @@ def loaded_url(
         yield url
 
 
-def _counts(url: str) -> tuple[int, int]:
-    engine = make_engine(url)
-    with Session(engine) as session:
-        counts = (
-            session.scalar(select(func.count()).select_from(Dataset)) or 0,
-            session.scalar(select(func.count()).select_from(Qpv)) or 0,
-        )
-    engine.dispose()
-    return counts
+@pytest.fixture
+def refused(
+    loaded_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., list[str]]:
+    """Runs `qpv data import ARGS`, checks exit code 2 and an unchanged database; its stderr."""
+    monkeypatch.setenv("QPV_DATABASE_URL", loaded_url)
+
+    def run(*args: str) -> list[str]:
+        assert main(["data", "import", *args]) == 2
+        assert counts(loaded_url) == (1, 3)
+        return capsys.readouterr().err.splitlines()
+
+    return run
 
 
 REFUSED: list[tuple[str, Features, str]] = [
@@ -163,55 +165,33 @@ REFUSED: list[tuple[str, Features, str]] = [
     ("features", "message"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED]
 )
 def test_a_bad_file_ends_in_one_error_line_and_leaves_the_database_unchanged(
-    loaded_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    features: Features,
-    message: str,
+    refused: Callable[..., list[str]], tmp_path: Path, features: Features, message: str
 ) -> None:
-    monkeypatch.setenv("QPV_DATABASE_URL", loaded_url)
-    path = _write(tmp_path / "bad.geojson", features)
-    assert main(["data", "import", str(path)]) == 2
-    err = capsys.readouterr().err.splitlines()
+    err = refused(str(_write(tmp_path / "bad.geojson", features)))
     assert len(err) == 1, err
     assert err[0].startswith("qpv: error: bad.geojson")
     assert message in err[0]
-    assert _counts(loaded_url) == (1, 3)
 
 
 def test_an_unknown_crs_ends_in_one_error_line(
-    loaded_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    refused: Callable[..., list[str]], tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("QPV_DATABASE_URL", loaded_url)
     path = _write(tmp_path / "bad.geojson", [("QN07501M", SQUARE)])
-    assert main(["data", "import", str(path), "--crs", "EPSG:999999"]) == 2
-    assert capsys.readouterr().err.splitlines() == [
+    assert refused(str(path), "--crs", "EPSG:999999") == [
         "qpv: error: bad.geojson: 'EPSG:999999' is not a known CRS"
     ]
-    assert _counts(loaded_url) == (1, 3)
 
 
 def test_a_polygon_of_a_million_vertices_is_refused_by_the_vertex_limit(
-    loaded_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    refused: Callable[..., list[str]], tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("QPV_DATABASE_URL", loaded_url)
     angles = [2 * math.pi * i / 1_000_000 for i in range(1_000_000)]
     ring = [[2.35 + 0.01 * math.cos(a), 48.85 + 0.01 * math.sin(a)] for a in angles]
     polygon = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
-    path = _write(tmp_path / "big.geojson", [("QN07511M", polygon)])
-    assert main(["data", "import", str(path)]) == 2
-    assert capsys.readouterr().err.splitlines() == [
+    assert refused(str(_write(tmp_path / "big.geojson", [("QN07511M", polygon)]))) == [
         "qpv: error: big.geojson: 1 feature with more vertices than the limit of 100,000 "
         "(QPV_IMPORT_MAX_VERTICES): feature 1 (QN07511M): 1,000,001 vertices"
     ]
-    assert _counts(loaded_url) == (1, 3)
 
 
 @pytest.mark.parametrize(
