@@ -82,7 +82,10 @@ def _list(_args: argparse.Namespace) -> int:
     from app.data.importer import list_datasets
     from app.db.session import open_database
 
-    for d in list_datasets(open_database(Settings().database_url)):
+    datasets = list_datasets(open_database(Settings().database_url))
+    if not datasets:
+        print("no QPV dataset: run `qpv data sync` or `qpv data import FILE`")
+    for d in datasets:
         print(
             f"{d.id}\t{d.state}\t{d.geography}\t{d.feature_count} QPV\t"
             f"{d.imported_at:%Y-%m-%d %H:%M}\t{d.version}\t{d.source_name}"

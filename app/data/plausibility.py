@@ -65,6 +65,13 @@ def _percent(ratio: float) -> str:
     return f"{ratio:+.1%}" if math.isfinite(ratio) else "new"
 
 
+def _examples(codes: tuple[str, ...]) -> str:
+    """The first few codes of a list, for a report that stays on one line."""
+    if not codes:
+        return ""
+    return f" ({', '.join(codes[:3])}{', ...' if len(codes) > 3 else ''})"
+
+
 @dataclass(frozen=True, slots=True)
 class Changes:
     """What a new dataset changes from the one in use, and which limits it passes."""
@@ -85,7 +92,8 @@ class Changes:
         return (
             f"compared with dataset {self.old_id}: {self.new_count} QPV instead of "
             f"{self.old_count} ({_percent(_ratio(self.new_count, self.old_count))}), "
-            f"{len(self.gone)} codes gone, {len(self.added)} new, total area "
+            f"{len(self.gone)} codes gone{_examples(self.gone)}, "
+            f"{len(self.added)} new{_examples(self.added)}, total area "
             f"{self.new_area_km2:.1f} km² instead of {self.old_area_km2:.1f} km² "
             f"({_percent(_ratio(self.new_area_km2, self.old_area_km2))})"
             + (f"; largest area changes: {largest}" if largest else "")

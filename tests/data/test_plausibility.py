@@ -56,6 +56,11 @@ def test_the_report_says_by_how_much_the_largest_quartiers_changed() -> None:
     assert text.endswith(f"largest area changes: {OLD[-1][0]} -75.0%")
 
 
+def test_the_report_names_the_first_codes_gone_and_new() -> None:
+    renamed = [*OLD[:-1], ("QN07599M", OLD[-1][1])]
+    assert ", 1 codes gone (QN07519M), 1 new (QN07599M), " in str(compare(3, OLD, renamed, LIMITS))
+
+
 def test_an_area_is_in_square_kilometres_at_its_latitude() -> None:
     # 0.01° x 0.01° at 48.85° N: 1.113 km x 0.732 km.
     assert area_km2(_square(2.35)) == pytest.approx(0.816, abs=0.002)
