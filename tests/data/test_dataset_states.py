@@ -115,3 +115,22 @@ def test_a_second_member_of_the_same_zip_is_imported_not_already_imported(
         ("shp/QP_GUYANE_RGF95_UTM22N.shp", "current"),
     ]
     engine.dispose()
+
+
+def test_sync_leaves_the_dataset_the_operator_chose_current(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QPV_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("QPV_DATA_DIR", str(GEODATA))
+    assert main(["data", "sync", "--offline"]) == 0
+    assert _run(["data", "import", str(_three_features(tmp_path)), "--force"], capsys)[0] == 0
+    chosen = _states(sqlite_url)[0]
+    assert chosen[1:] == ("current", 3)
+    code, out, _ = _run(["data", "sync", "--offline"], capsys)
+    assert code == 0
+    assert [line.split(":")[0] for line in out] == ["already imported"] * 3
+    assert "(previous), geography 2024, 1584 QPV" in out[1]
+    assert _states(sqlite_url)[0] == chosen
