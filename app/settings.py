@@ -105,6 +105,22 @@ class Settings(BaseSettings):
         default=300, ge=0, description="Cache-Control max-age of /v1/qpv* and /v1/datasets"
     )
 
+    # Imports (issue 10): a QPV file past these limits is refused unless `--force` is given.
+    # The changes are relative to the dataset in use of the same geography (0.1 = 10 %).
+    import_max_vertices: int = Field(default=100_000, ge=4, description="vertices of one quartier")
+    import_max_count_change: float = Field(
+        default=0.1, ge=0, description="change in the number of QPV"
+    )
+    import_max_codes_gone: float = Field(
+        default=0.1, ge=0, le=1, description="share of the codes in use absent from the new file"
+    )
+    import_max_area_change: float = Field(default=0.1, ge=0, description="change of the total area")
+    import_max_quartier_area_change: float = Field(
+        default=0.5, ge=0, description="area change of any quartier present in both"
+    )
+    # GET /v1/qpv/{code}: a geometry past this many vertices is a 413 that asks for ?simplify=.
+    geometry_max_vertices: int = Field(default=20_000, ge=4)
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.home = self.home.expanduser().resolve()
