@@ -1,6 +1,6 @@
 // Bundles the page's scripts and styles (DSFR, Leaflet, ours) into app/web/static: no CDN.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { cpSync, rmSync } from "node:fs";
 
 const outdir = new URL("../app/web/static/", import.meta.url).pathname;
 rmSync(outdir, { recursive: true, force: true });
@@ -18,3 +18,5 @@ await build({
   legalComments: "linked",
   logLevel: "warning",
 });
+// The State's favicon, from the DSFR package.
+cpSync("node_modules/@gouvfr/dsfr/dist/favicon/favicon.svg", `${outdir}favicon.svg`);

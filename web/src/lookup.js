@@ -123,7 +123,7 @@ export function initLookup(root, config) {
       const nearest = nearestOnBoundary(feature.geometry, here);
       if (nearest) {
         L.polyline([here, nearest], { color: "#161616", weight: 2, dashArray: "6 4", interactive: false })
-          .bindTooltip(metres(point.distance_m), { permanent: true, className: "qpv-distance", direction: "center" })
+          .bindTooltip(metres(point.distance_m), { permanent: true, className: "qpv-distance", direction: "top", offset: [0, -6] })
           .addTo(group);
       }
     }
