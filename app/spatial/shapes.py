@@ -42,6 +42,7 @@ BANDS = (
     Band(13, 14, 0.00004, 5),
     Band(15, 22, 0.0, 6),
 )
+FALLBACK_DECIMALS = 6
 
 
 def band_of_zoom(zoom: int) -> int:
@@ -77,7 +78,12 @@ def build_layer(geo: GeographyIndex, band_number: int) -> MapLayer:
     geoms = geo.geoms
     if band.tolerance_deg > 0:
         geoms = shapely.simplify(geoms, band.tolerance_deg, preserve_topology=True)
-    geoms = shapely.transform(geoms, _rounder(band.decimals))
+    rounded = shapely.transform(geoms, _rounder(band.decimals))
+    # A quartier smaller than the rounding step would collapse: keep it at finer rounding,
+    # so that every quartier stays visible (a dot at a national zoom) at every band.
+    flat = shapely.area(rounded) == 0
+    rounded[flat] = shapely.transform(geoms[flat], _rounder(FALLBACK_DECIMALS))
+    geoms = rounded
     features = [
         {
             "type": "Feature",
