@@ -43,8 +43,9 @@ def _nav(current: str) -> str:
     items = []
     for path, (_, _, label) in PAGES.items():
         here = " aria-current='page'" if path == current else ""
-        items.append(f"<li class='fr-nav__item'><a class='fr-nav__link' href='{path}'{here}>"
-                     f"{label}</a></li>")
+        items.append(
+            f"<li class='fr-nav__item'><a class='fr-nav__link' href='{path}'{here}>{label}</a></li>"
+        )
     return "".join(items)
 
 

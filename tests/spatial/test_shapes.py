@@ -15,14 +15,17 @@ from app.spatial.shapes import BANDS, LayerCache, band_of_zoom, build_layer
 
 
 @pytest.mark.parametrize(
-    ("zoom", "band"), [(0, 0), (9, 0), (10, 1), (12, 1), (13, 2), (14, 2), (15, 3), (22, 3), (30, 3)]
+    ("zoom", "band"),
+    [(0, 0), (9, 0), (10, 1), (12, 1), (13, 2), (14, 2), (15, 3), (22, 3), (30, 3)],
 )
 def test_each_zoom_is_served_by_one_band(zoom: int, band: int) -> None:
     assert band_of_zoom(zoom) == band
     assert BANDS[band].min_zoom <= min(zoom, 22) <= BANDS[band].max_zoom
 
 
-@pytest.mark.parametrize(("geography", "count"), [(Geography.QPV2024, 1584), (Geography.QPV2015, 1514)])
+@pytest.mark.parametrize(
+    ("geography", "count"), [(Geography.QPV2024, 1584), (Geography.QPV2015, 1514)]
+)
 def test_every_quartier_is_kept_at_every_band_with_fewer_vertices_when_coarser(
     qpv_index: QpvIndex, geography: Geography, count: int
 ) -> None:
