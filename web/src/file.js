@@ -4,6 +4,7 @@ import { allRecords, firstRows, guessColumns, isXlsx, tableHtml } from "./read.j
 
 const UNANSWERED = new Set(["invalid", "not_found", "geocoder_error", "ambiguous", "street_partial", "near_boundary"]);
 const MAX_LISTED = 200;
+const STATE_LABELS = { queued: "En attente", running: "En cours", done: "Terminé", failed: "Échec", cancelled: "Annulé" };
 
 export function initFile(root) {
   const input = root.querySelector("#fichier");
@@ -98,10 +99,14 @@ export function initFile(root) {
 
   function track(id) {
     clearTimeout(state.timer);
+    let said = "";
     const poll = async () => {
       try {
         const job = await getJson(`/v1/jobs/${encodeURIComponent(id)}`);
         status.innerHTML = jobHtml(job);
+        // Screen readers hear each change of state once, not every second's figures.
+        if (job.state !== said) root.querySelector("#annonce").textContent = `Traitement : ${STATE_LABELS[job.state]}`;
+        said = job.state;
         if (job.state === "done") { await listErrors(job); return; }
         if (job.state === "failed" || job.state === "cancelled") return;
       } catch (error) {
@@ -130,8 +135,7 @@ export function initFile(root) {
 
 function jobHtml(job) {
   const total = job.rows_total;
-  const labels = { queued: "En attente", running: "En cours", done: "Terminé", failed: "Échec", cancelled: "Annulé" };
-  const parts = [`<p><strong>${labels[job.state]}</strong> — identifiant <code>${escapeHtml(job.id)}</code></p>`];
+  const parts = [`<p><strong>${STATE_LABELS[job.state]}</strong> — identifiant <code>${escapeHtml(job.id)}</code></p>`];
   if (total) {
     parts.push(`<label class="fr-label" for="progression">${number(job.rows_done)} lignes traitées sur ${number(total)}${job.eta_s ? `, fin estimée dans ${Math.ceil(job.eta_s)} s` : ""}</label>`);
     parts.push(`<progress id="progression" class="qpv-progress" max="${total}" value="${job.rows_done}">${Math.round((100 * job.rows_done) / total)} %</progress>`);
