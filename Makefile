@@ -13,6 +13,8 @@ METRICS_DIR ?= var/metrics
 # A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 JOB_WORKERS ?= 2
+# Playwright drives Debian's chromium (executable_path): never a browser download of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: setup runtime web data run test lint postgis chromium nginx services wrk bench clean
 
