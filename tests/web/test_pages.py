@@ -197,3 +197,36 @@ def test_axe_finds_no_serious_or_critical_violation(tab: Tab, path: str) -> None
     serious = [v for v in result if v["impact"] in ("serious", "critical")]
     assert serious == []
     tab.assert_clean()
+
+
+def test_an_xlsx_file_dropped_on_the_zone_is_previewed_with_coordinates_guessed(
+    tab: Tab, tmp_path: Path
+) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in [["nom", "latitude", "longitude"], ["a", 48.88699, 2.35313], ["b", 48.9, 2.3]]:
+        sheet.append(row)
+    path = tmp_path / "points.xlsx"
+    book.save(path)
+    tab.open("/fichier")
+    # A real drop event carrying the file, as a person dragging it from their desktop.
+    tab.page.evaluate(
+        """([bytes, name]) => {
+            const file = new File([new Uint8Array(bytes)], name);
+            const data = new DataTransfer();
+            data.items.add(file);
+            const zone = document.querySelector('#depot');
+            zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: data, bubbles: true}));
+            zone.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true}));
+        }""",
+        [list(path.read_bytes()), "points.xlsx"],
+    )
+    tab.page.wait_for_selector("#apercu table")
+    assert tab.page.inner_text("#apercu thead").split() == ["nom", "latitude", "longitude"]
+    assert "48.88699" in tab.page.inner_text("#apercu tbody")
+    assert tab.page.is_checked("#mode-coord")
+    assert tab.page.input_value("#col-lat") == "latitude"
+    assert tab.page.input_value("#col-lon") == "longitude"
+    tab.assert_clean()
