@@ -26,10 +26,9 @@ def main() -> None:
             started = time.process_time()
             layer = build_layer(geo, number)
             cpu = time.process_time() - started
-            print(
-                f"| {geography} | {number} ({band.min_zoom}-{band.max_zoom}) | {layer.features} "
-                f"| {cpu:.2f} | {len(layer.body) / 1e6:.2f} MB | {len(layer.gzipped) / 1e3:.0f} kB |"
-            )
+            sizes = f"{len(layer.body) / 1e6:.2f} MB | {len(layer.gzipped) / 1e3:.0f} kB"
+            zooms = f"{band.min_zoom}-{band.max_zoom}"
+            print(f"| {geography} | {number} ({zooms}) | {layer.features} | {cpu:.2f} | {sizes} |")
 
 
 if __name__ == "__main__":
