@@ -123,6 +123,13 @@ def test_a_file_is_previewed_tagged_by_a_job_and_downloaded_with_its_errors_list
     errors = tab.page.inner_text("#liste-erreurs tbody")
     assert errors.splitlines()[0].startswith("4\tLigne invalide\t")  # file line 4: row 3
     tab.shot("fichier")
+    # The finished job goes on to the gap page by its id (its result read by range).
+    tab.page.click("text=Analyser les écarts")
+    tab.page.wait_for_selector("#choix:not([hidden])")
+    assert tab.page.input_value("#resultat") == "admis"
+    tab.page.click("#calculer")
+    tab.page.wait_for_selector("#rapport table", timeout=60_000)
+    assert "Ensemble" in tab.page.inner_text("#rapport")  # 3 rows: every cell under the secret
     tab.assert_clean()
 
 

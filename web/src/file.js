@@ -4,6 +4,7 @@ import { allRecords, firstRows, guessColumns, isXlsx, tableHtml } from "./read.j
 
 const UNANSWERED = new Set(["invalid", "not_found", "geocoder_error", "ambiguous", "street_partial", "near_boundary"]);
 const MAX_LISTED = 200;
+const MAX_READ_BYTES = 50 * 1024 * 1024;
 const STATE_LABELS = { queued: "En attente", running: "En cours", done: "Terminé", failed: "Échec", cancelled: "Annulé" };
 
 export function initFile(root) {
@@ -120,11 +121,17 @@ export function initFile(root) {
 
   async function listErrors(job) {
     const response = await fetch(job.result);
+    const list = root.querySelector("#liste-erreurs");
+    errors.hidden = false;
+    // A very large result stays a download: the browser would hold all of it to list rows.
+    if (Number(response.headers.get("content-length")) > MAX_READ_BYTES) {
+      await response.body.cancel();
+      list.innerHTML = "<p>Fichier trop volumineux pour être lu dans la page : les lignes sans réponse certaine sont repérables dans le fichier téléchargé (colonnes <code>qpv_status</code> et <code>qpv_reason</code>).</p>";
+      return;
+    }
     const records = await allRecords(await response.blob(), isXlsx(state.file.name) ? "r.xlsx" : "r.csv");
     const bad = [];
     records.forEach((r, i) => { if (UNANSWERED.has(r.qpv_status)) bad.push([i + 2, r]); });
-    errors.hidden = false;
-    const list = root.querySelector("#liste-erreurs");
     if (!bad.length) { list.innerHTML = "<p>Toutes les lignes ont une réponse certaine.</p>"; return; }
     const rows = bad.slice(0, MAX_LISTED).map(([line, r]) =>
       [line, STATUS_LABELS[r.qpv_status] || r.qpv_status, r.qpv_reason]);

@@ -37,7 +37,8 @@ export function initGaps(root) {
     }
   }
   async function jobResult(job) {
-    const response = await fetch(`/v1/jobs/${encodeURIComponent(job)}/result`);
+    // Its first bytes are enough for the header and the first rows (a CSV result).
+    const response = await fetch(`/v1/jobs/${encodeURIComponent(job)}/result`, { headers: { Range: "bytes=0-262143" } });
     if (!response.ok) throw new Error(`Le résultat du traitement ${job} n'est pas disponible (${response.status}).`);
     return response.blob();
   }
