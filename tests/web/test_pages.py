@@ -15,6 +15,7 @@ from tests.web.conftest import AXE, Tab, new_tab
 
 # Goutte d'Or and Bondy: known answers of the 2024 geography (see README examples).
 BONDY = "4 rue Eric Tabarly 93140 Bondy"
+DISTANCE = r"[\d\s\u202f]+(,\d)? k?m"  # 240 m, 1 250 m, 29,7 km (French digit groups)
 CSV_ROWS = [
     ["id", "adresse", "code_postal", "commune", "admis"],
     ["1", "4 rue Eric Tabarly", "93140", "Bondy", "oui"],
@@ -63,7 +64,7 @@ def test_a_click_on_the_map_answers_that_point_in_the_chosen_geography(tab: Tab)
     assert size is not None
     tab.page.mouse.click(size["x"] + size["width"] / 2, size["y"] + size["height"] / 2)
     title = answer_title(tab)
-    assert re.fullmatch(r"Non, à [\d\s\u202f]+ m du quartier prioritaire .+ \(QP\d{6}\)", title)
+    assert re.fullmatch(rf"Non, à {DISTANCE} du quartier prioritaire .+ \(QP\d{{6}}\)", title)
     details = tab.page.inner_text("#reponse")
     assert "Géographie 2015" in details
     point_calls = [u for u in tab.requested if "/v1/point?" in u]

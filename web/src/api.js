@@ -58,5 +58,7 @@ export const STATUS_LABELS = {
   invalid: "Ligne invalide",
 };
 
-export const metres = (d) => `${Math.round(d).toLocaleString("fr-FR")} m`;
+export const metres = (d) => (d >= 10000
+  ? `${(d / 1000).toLocaleString("fr-FR", { maximumFractionDigits: 1 })} km`
+  : `${Math.round(d).toLocaleString("fr-FR")} m`);
 export const number = (n) => Number(n).toLocaleString("fr-FR");
