@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     cache_max_age_s: int = Field(
         default=300, ge=0, description="Cache-Control max-age of /v1/qpv* and /v1/datasets"
     )
+    # The web page's map: no basemap by default (works offline); an operator may name a
+    # raster tile URL template, whose origin the page's CSP then allows for images.
+    web_basemap_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s'\"]+/\S*\{z\}\S*$",
+        description="raster tiles of the web map, e.g. https://tiles.example/{z}/{x}/{y}.png",
+    )
+    web_basemap_attribution: str = Field(default="", description="credit shown on the map")
 
     # Imports (issue 10): a QPV file past these limits is refused unless `--force` is given.
     # The changes are relative to the dataset in use of the same geography (0.1 = 10 %).
