@@ -92,6 +92,11 @@ class GeocodeResult:
     candidates: list[Candidate] = field(default_factory=list)
     error: GeocodeErrorKind | None = None
     error_detail: str | None = None  # never contains the address itself
+    # Why there is no candidate when the place is outside the provider's coverage
+    # ("the local tables do not cover postcode 13001"), and the provider that answered
+    # instead when the query was passed on to another (see app/geocoding/fallback.py).
+    uncovered: str | None = None
+    provider: str | None = None
 
     @property
     def best(self) -> Candidate | None:

@@ -10,7 +10,7 @@ import pytest
 from app.data.ban_import import import_ban_files, load_local_geocoder
 from app.db.migrate import upgrade
 from app.db.session import make_engine
-from app.geocoding.base import AddressQuery, Candidate, Geocoder, MatchType
+from app.geocoding.base import AddressQuery, Candidate, Geocoder, MatchType, NoteKind
 from app.geocoding.local import LocalGeocoder
 from tests.conftest import BAN_BONDY, BAN_PARIS
 
@@ -188,8 +188,10 @@ def test_ambiguous_streets_get_equal_scores(local_geocoder: LocalGeocoder) -> No
 
 
 def test_unknown_number_falls_back_to_the_street(local_geocoder: LocalGeocoder) -> None:
-    best = _best(local_geocoder, "9 rue du Vieux Château 93140 Bondy")  # 9 does not exist
+    # The street's numbers stop at 19: 99 cannot be placed between neighbours.
+    best = _best(local_geocoder, "99 rue du Vieux Château 93140 Bondy")
     assert best.type == MatchType.STREET
+    assert [n.kind for n in best.notes] == [NoteKind.NUMBER_MISSING]
     assert best.street == "Rue du Vieux Chateau"
     assert best.housenumber is None
     assert 0.5 < best.score < 0.9
