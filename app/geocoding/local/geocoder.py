@@ -134,7 +134,8 @@ class LocalGeocoder:
         self._rep_canon = [canonical_rep(r) for r in addresses.rep_table]
         # Built on first use, per street: (number, canonical rep) -> address positions.
         self._numbers: list[dict[tuple[int, str], list[int]] | None] = [None] * len(streets)
-        self._fuzzy_cache: dict[frozenset[str] | None, tuple[Pool, Pool, Pool]] = {}
+        self._fuzzy_cache: dict[frozenset[str] | None, tuple[Pool, Pool]] = {}
+        self._sound_cache: dict[frozenset[str] | None, Pool] = {}
         self._asked_points: dict[
             frozenset[str], tuple[NDArray[np.float64], NDArray[np.float64]]
         ] = {}
@@ -420,7 +421,7 @@ class LocalGeocoder:
         loose_factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
         for s in self._in_scope(self._ix.by_notype.get(notype, []), scope):
             hits[s] = loose_factor
-        full, bare, sound = self._fuzzy_pools(scope)
+        full, bare = self._fuzzy_pools(scope)
         passes = [(key, full, 1.0)]
         if query_type is None:
             # No type typed ("12 Villette"): compare with names stripped of theirs too.
@@ -428,14 +429,39 @@ class LocalGeocoder:
         for query, pool, factor in passes:
             _gather(hits, pool, query, factor)
         if max(hits.values(), default=0.0) < PHONETIC_BELOW:
-            _gather(hits, sound, sound_key(key), PHONETIC)
+            _gather(hits, self._sound_pool(scope), sound_key(key), PHONETIC)
         return [_StreetHit(s, v) for s, v in hits.items()]
 
-    def _fuzzy_pools(self, scope: _Scope) -> tuple[Pool, Pool, Pool]:
-        """Street keys of a scope, with and without their type word, and their sound keys."""
+    def _fuzzy_pools(self, scope: _Scope) -> tuple[Pool, Pool]:
+        """Street keys of a scope, with and without their type word, for fuzzy matching."""
         cached = self._fuzzy_cache.get(scope.citycodes)
         if cached is not None:
             return cached
+        full: dict[str, list[int]] = {}
+        bare: dict[str, list[int]] = {}
+        for s in self._scope_streets(scope):
+            full.setdefault(self._ix.keys[s], []).append(s)
+            bare.setdefault(strip_type(self._ix.keys[s]), []).append(s)
+        result = (Pool(full), Pool(bare))
+        if len(self._fuzzy_cache) > 4096:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[scope.citycodes] = result
+        return result
+
+    def _sound_pool(self, scope: _Scope) -> Pool:
+        """Sound keys of a scope's streets, built the first time spelling is not enough."""
+        pool = self._sound_cache.get(scope.citycodes)
+        if pool is None:
+            sound: dict[str, list[int]] = {}
+            for s in self._scope_streets(scope):
+                sound.setdefault(sound_key(self._ix.keys[s]), []).append(s)
+            if len(self._sound_cache) > 4096:
+                self._sound_cache.clear()
+            pool = self._sound_cache[scope.citycodes] = Pool(sound)
+        return pool
+
+    def _scope_streets(self, scope: _Scope) -> Sequence[int]:
+        """The streets of a scope, none when too many to compare one by one."""
         streets: Sequence[int]
         if scope.citycodes is None:
             streets = range(len(self._ix.keys))
@@ -443,21 +469,7 @@ class LocalGeocoder:
             streets = [
                 s for c in sorted(scope.citycodes) for s in self._ix.commune_streets.get(c, ())
             ]
-        if len(streets) > MAX_FUZZY_STREETS:
-            streets = []
-        full: dict[str, list[int]] = {}
-        bare: dict[str, list[int]] = {}
-        sound: dict[str, list[int]] = {}
-        for s in streets:
-            key = self._ix.keys[s]
-            full.setdefault(key, []).append(s)
-            bare.setdefault(strip_type(key), []).append(s)
-            sound.setdefault(sound_key(key), []).append(s)
-        result = (Pool(full), Pool(bare), Pool(sound))
-        if len(self._fuzzy_cache) > 4096:
-            self._fuzzy_cache.clear()
-        self._fuzzy_cache[scope.citycodes] = result
-        return result
+        return streets if len(streets) <= MAX_FUZZY_STREETS else []
 
     def _number_index(self, street: int) -> dict[tuple[int, str], list[int]]:
         index = self._numbers[street]
