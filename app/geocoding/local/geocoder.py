@@ -700,6 +700,9 @@ def _noted(candidate: Candidate, kind: NoteKind, detail: str) -> Candidate:
     return replace(candidate, notes=(*candidate.notes, MatchNote(kind, detail)))
 
 
+_WHAT = {MatchType.HOUSENUMBER: "address", MatchType.STREET: "street"}
+
+
 def _several_communes(ranked: list[Candidate]) -> list[Candidate]:
     """No commune given: say so when the best address exists in several communes."""
     if not ranked:
@@ -710,7 +713,7 @@ def _several_communes(ranked: list[Candidate]) -> list[Candidate]:
     if len(places) < 2:
         return ranked
     detail = (
-        f"no postcode or commune given, and the same {best.type.value} exists in "
+        f"no postcode or commune given, and the same {_WHAT.get(best.type, 'place')} exists in "
         f"{len(places)} communes ({', '.join(places)}): give the postcode to choose"
     )
     return [_noted(best, NoteKind.SEVERAL_COMMUNES, detail), *ranked[1:]]
