@@ -60,7 +60,7 @@ CITY_FUZZY_CUTOFF = 82.0
 # A postcode, citycode or commune given is evidence, not a wall: a street outside it scores
 # this factor when it is within NEAR_M of the communes given ("just across the line"),
 # the lower one farther away (same city or département).
-ACROSS_NEAR = 0.9
+ACROSS_NEAR = 0.92
 ACROSS_FAR = 0.8
 NEAR_M = 3000.0
 # A number missing from the BAN placed between its neighbours of the same parity, when they
