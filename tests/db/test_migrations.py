@@ -1,6 +1,9 @@
 """The one migration history runs on both backends."""
 
-from sqlalchemy import create_engine, inspect
+import shutil
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, text
 
 
 def test_migrations_create_the_qpv_tables_on_each_backend(database_url: str) -> None:
@@ -48,3 +51,32 @@ def test_migration_0005_marks_the_newest_dataset_of_each_geography_current(
         (2, "current", ""),
         (3, "current", ""),
     ]
+
+
+def test_migrating_a_loaded_sqlite_file_down_and_up_keeps_every_quartier(
+    loaded_sqlite_url: str, tmp_path: Path
+) -> None:
+    from alembic import command
+
+    from app.db.migrate import alembic_config, upgrade
+
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(loaded_sqlite_url.removeprefix("sqlite:///"), copy)
+    url = f"sqlite:///{copy}"
+
+    def counts() -> tuple[int, int]:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            found = (
+                conn.scalar(text("SELECT count(*) FROM qpv")),
+                conn.scalar(text("SELECT count(*) FROM qpv_grids")),
+            )
+        engine.dispose()
+        return (int(found[0] or 0), int(found[1] or 0))
+
+    before = counts()
+    # Tables rebuilt by batch migrations on SQLite must not cascade to the quartiers.
+    command.downgrade(alembic_config(url), "0004")
+    assert counts() == before
+    upgrade(url)
+    assert counts() == before == (1584 + 1514, 2)
