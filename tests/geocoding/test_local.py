@@ -120,6 +120,9 @@ def test_addresses_resolve_to_their_house_number(
         (AddressQuery(voie="3 bis rue du vieux chateau", code_postal="93140"), VIEUX_CHATEAU_3_BIS),
         (AddressQuery(numero="12", voie="bd de la villette", citycode="75056"), VILLETTE_12),
         (AddressQuery(numero="12", voie="bd de la villette", commune="Paris 19e"), VILLETTE_12),
+        # A file's street and city columns joined, its postcode column given apart.
+        (AddressQuery(q="6 Rue du Vieux Château Bondy", code_postal="93140"), VIEUX_CHATEAU_6),
+        (AddressQuery(q="12 bd de la villette Paris", code_postal="75019"), VILLETTE_12),
     ],
 )
 def test_structured_fields(
@@ -211,6 +214,8 @@ def test_street_without_number(local_geocoder: LocalGeocoder) -> None:
 def test_a_street_named_after_a_commune_is_not_split(local_geocoder: LocalGeocoder) -> None:
     # "Rue de Bondy" (in Bondy) without postcode: not "12 rue de" in the commune Bondy.
     best = _best(local_geocoder, "12 rue de Bondy")
+    assert best.street == "Rue de Bondy"
+    best = _best(local_geocoder, AddressQuery(q="12 rue de Bondy", code_postal="93140"))
     assert best.street == "Rue de Bondy"
     # "Rue de Montreuil" exists in Paris: the trailing "Paris" is the city.
     best = _best(local_geocoder, "12 rue de Montreuil Paris")

@@ -244,17 +244,18 @@ class LocalGeocoder:
 
     def _attempts(self, street_text: str, scopes: list[_Scope]) -> list[_Attempt]:
         """(street text, communes, exact keys only) to try in order; the first finding wins."""
-        if scopes:
-            return [(street_text, scopes, False)]
         everywhere = [_Scope(None, NO_COMMUNE_HINT)]
+        within = scopes or everywhere
         attempts: list[_Attempt] = []
         split = self._split_trailing_city(street_text)
         if split is not None:
             # "12 rue de la Paix Paris": the last words may be the city, unless the
-            # whole text is a street name ("12 rue de Bondy"): exact names first.
-            attempts.append((street_text, everywhere, True))
-            attempts.append((split[0], [split[1]], False))
-        attempts.append((street_text, everywhere, False))
+            # whole text is a street name ("12 rue de Bondy"): exact names first. With a
+            # postcode given apart ("2 Allee Raphael Bondy" + 93140, as when a file's street
+            # and city columns are joined) the city words must go all the same.
+            attempts.append((street_text, within, True))
+            attempts.append((split[0], scopes or [split[1]], False))
+        attempts.append((street_text, within, False))
         return attempts
 
     def _hits(self, key: str, scopes: list[_Scope], exact_only: bool) -> list[_StreetHit]:
