@@ -15,7 +15,7 @@ from pyproj import Geod
 
 from app.codes import citycode_problem, departement_of_citycode, postcode_problem
 from app.divisions import AdminDivisions
-from app.errors import InvalidInput, UnknownDepartement, UpstreamError
+from app.errors import InvalidInput, UnknownDepartement, UpstreamError, echo
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -102,10 +102,10 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
         raise InvalidInput("give q (free text) or at least voie, commune, code_postal or citycode")
     postcode = fields["code_postal"]
     if postcode and (problem := postcode_problem(postcode, divisions)):
-        raise InvalidInput(f"code_postal {postcode!r} {problem}")
+        raise InvalidInput(f"code_postal {echo(postcode)} {problem}")
     citycode = (fields["citycode"] or "").upper() or None
     if citycode and (problem := citycode_problem(citycode, divisions)):
-        raise InvalidInput(f"citycode {citycode!r} {problem}")
+        raise InvalidInput(f"citycode {echo(citycode)} {problem}")
     return AddressQuery(
         q=fields["q"] or None,
         numero=fields["numero"] or None,
@@ -141,7 +141,7 @@ class AddressResolver:
             return self.geocoders[provider]
         except KeyError:
             raise InvalidInput(
-                f"provider must be one of {sorted(self.geocoders)}, not {provider!r}"
+                f"provider must be one of {sorted(self.geocoders)}, not {echo(provider)}"
             ) from None
 
     async def resolve(

@@ -15,7 +15,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
-from app.api.params import PointQuery, query_model
+from app.api.params import IsoDate, PointQuery, query_model
 from app.batch import Tagger
 from app.divisions import AdminDivisions
 from app.errors import NotReady
@@ -78,7 +78,7 @@ async def _when(
         Query(description="QPV geography; default: the one in force today at the place"),
     ] = None,
     as_of: Annotated[
-        date | None,
+        IsoDate | None,
         Query(description="answer in the geography in force on this date at the place"),
     ] = None,
 ) -> When:
