@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # A redirect to the slash-less path would be built from the Host header (an open
+        # redirect behind a proxy that passes it on): a 404 problem instead.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = meter

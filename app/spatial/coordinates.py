@@ -69,8 +69,8 @@ def lonlat_problem(lon: float, lat: float) -> str | None:
     if territory is None:
         return None
     return (
-        f"lat/lon look swapped: lat={lat:g}, lon={lon:g} is outside every territory with QPV, "
-        f"lat={lon:g}, lon={lat:g} would be in {territory.name}"
+        f"lat/lon look swapped: lat={lat:.10g}, lon={lon:.10g} is outside every territory with "
+        f"QPV, lat={lon:.10g}, lon={lat:.10g} would be in {territory.name}"
     )
 
 
@@ -116,7 +116,7 @@ def xy_problem(x: float, y: float, epsg: int) -> str | None:
         lon, lat = _project(xs[1:], ys[1:], epsg)
         territory = territory_of_point(float(lon[0]), float(lat[0]))
         if territory is not None:
-            problem += f"; x and y look swapped: x={y:g}, y={x:g} would be in {territory.name}"
+            problem += f"; x and y look swapped: x={y:.12g}, y={x:.12g} would be in {territory.name}"
     return problem
 
 
