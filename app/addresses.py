@@ -15,7 +15,7 @@ from pyproj import Geod
 
 from app.codes import citycode_problem, departement_of_citycode, postcode_problem
 from app.divisions import AdminDivisions
-from app.errors import InvalidInput, UnknownDepartement, UpstreamError, echo
+from app.errors import InvalidInput, NotReady, UnknownDepartement, UpstreamError, echo
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -134,7 +134,8 @@ class AddressResolver:
     def geocoder(self, provider: str | None) -> Geocoder:
         """The named provider, or the default (the first configured)."""
         if not self.geocoders:
-            raise InvalidInput("no geocoder is configured on this service (QPV_GEOCODERS)")
+            # The request is fine; this service cannot answer it (set-up, not the caller).
+            raise NotReady("no geocoder is loaded on this service (QPV_GEOCODERS)")
         if provider is None:
             return next(iter(self.geocoders.values()))
         try:

@@ -57,6 +57,10 @@ class UpstreamError(QpvError):
     """A dependency (geocoder, database) failed to answer."""
 
 
+class StorageUnavailable(QpvError):
+    """The database cannot be read right now (stopped server, deleted or corrupt file)."""
+
+
 class CorruptGrid(QpvError):
     """A cached membership grid does not load (other format, other polygons)."""
 

@@ -116,7 +116,9 @@ def xy_problem(x: float, y: float, epsg: int) -> str | None:
         lon, lat = _project(xs[1:], ys[1:], epsg)
         territory = territory_of_point(float(lon[0]), float(lat[0]))
         if territory is not None:
-            problem += f"; x and y look swapped: x={y:.12g}, y={x:.12g} would be in {territory.name}"
+            problem += (
+                f"; x and y look swapped: x={y:.12g}, y={x:.12g} would be in {territory.name}"
+            )
     return problem
 
 

@@ -104,9 +104,9 @@ def test_existing_codes_pass_the_check(
     assert "Bondy" in body["qpv"]["communes"]
 
 
-def test_a_service_without_geocoder_says_so(sqlite_client: TestClient) -> None:
+def test_a_service_without_geocoder_says_so_with_a_503(sqlite_client: TestClient) -> None:
     response = sqlite_client.get("/v1/address", params={"q": "4 rue Eric Tabarly 93140 Bondy"})
-    assert response.status_code == 422
+    assert response.status_code == 503
     assert "no geocoder" in response.json()["detail"]
 
 
