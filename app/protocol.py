@@ -43,7 +43,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal: tuple[int, str] | None = None
         self._head_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Serve the connection; its first request head must come in time."""
         super().connection_made(transport)  # type: ignore[arg-type]
         self._arm_head_timer()
