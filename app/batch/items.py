@@ -39,6 +39,14 @@ def item_row(
     return [lat, lon, address, code_postal, citycode]
 
 
+def item_options(rows: list[list[Any]], options: TagOptions) -> TagOptions:
+    """The options for these rows: without address columns when no row has an address, so
+    that a batch of points needs no geocoder."""
+    if any(row[2] or row[3] or row[4] for row in rows):
+        return options
+    return options.with_(columns=(), postcode=None, citycode=None)
+
+
 def mark_bad_points(items: list[dict[str, Any]], results: Results) -> None:
     """Give the items whose x/y lie outside Lambert-93's area of use their reason."""
     for i, item in enumerate(items):
