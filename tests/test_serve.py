@@ -144,3 +144,170 @@ def test_plain_uvicorn_writes_json_lines_too_and_no_access_line_of_its_own(
     assert [e["route"] for e in entries if e["logger"] == "app.access"][-1] == "/v1/point"
     assert not any(e["logger"] == "uvicorn.access" for e in entries)
     assert "48.88699" not in log.read_text()
+
+
+# --------------------------------------------------------------------------- server limits
+
+
+@pytest.fixture(scope="module")
+def limited(loaded_sqlite_url: str) -> Iterator[int]:
+    """The app under uvicorn with `qpv serve`'s limits (keep-alive shortened to 1 s)."""
+    import threading
+
+    import uvicorn
+
+    from app.main import create_app
+    from app.serve import server_options
+    from app.settings import Settings
+
+    port = free_port()
+    app = create_app(Settings(database_url=loaded_sqlite_url, geocoders=[]))
+    options = {**server_options(), "timeout_keep_alive": 1}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.1)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def _exchange(port: int, data: bytes, wait: float = 10) -> bytes:
+    """Send raw bytes, return everything the server answers until it closes (or ``wait``)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(data)
+        out = b""
+        try:
+            while chunk := sock.recv(65536):
+                out += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return out
+
+
+def _problem(answer: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert b"content-type: application/problem+json" in head.lower()
+    problem = json.loads(body)
+    assert problem["status"] == status
+    return status, problem
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /v1/point?lat=" + b"1" * 70_000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+        (b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * (64 << 10) + b"\r\n\r\n", 431),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: a\r\n"
+            + b"".join(b"X-%d: %s\r\n" % (i, b"b" * 1000) for i in range(40))
+            + b"\r\n",
+            431,
+        ),
+        (b"GET /v1/qpv/\xff\xfe HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"FOO /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nHost a\r\n\r\n", 400),
+    ],
+    ids=["long-target", "big-header", "many-headers", "non-ascii", "unknown-method", "garbled"],
+)
+def test_requests_the_parser_refuses_are_problem_json_not_plain_text(
+    limited: int, request_bytes: bytes, status: int
+) -> None:
+    got, problem = _problem(_exchange(limited, request_bytes))
+    assert got == status
+    assert len(str(problem["detail"])) < 200
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_keep_alive_time(
+    limited: int,
+) -> None:
+    start = time.monotonic()
+    assert _exchange(limited, b"") == b""
+    assert time.monotonic() - start < 5  # closed by the server, not the 10 s client wait
+
+
+def test_a_request_head_trickled_slowly_is_cut(limited: int) -> None:
+    import socket
+
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", limited), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        closed = False
+        for _ in range(20):
+            time.sleep(0.5)
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+    assert closed
+    assert time.monotonic() - start < 8
+
+
+def test_an_idle_keep_alive_connection_is_closed(limited: int) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", limited), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        start = time.monotonic()
+        assert sock.recv(65536) == b""  # closed by the server
+        assert time.monotonic() - start < 5
+
+
+def test_head_over_a_real_server_has_the_get_headers_and_no_body(limited: int) -> None:
+    base = f"http://127.0.0.1:{limited}"
+    get, head = httpx.get(f"{base}/healthz"), httpx.head(f"{base}/healthz")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_qpv_serve_runs_uvicorn_with_these_limits() -> None:
+    from app.serve import server_options
+
+    options = server_options()
+    assert options["http"] == "app.protocol:LimitedHttpToolsProtocol"
+    assert options["h11_max_incomplete_event_size"] == 32 * 1024
+    assert options["timeout_keep_alive"] == 30
+    assert options["limit_concurrency"] == 1024
+
+
+def test_plain_uvicorn_at_trace_level_with_its_access_log_writes_no_address(
+    loaded_sqlite_url: str, tmp_path: Path
+) -> None:
+    log, port = tmp_path / "uvicorn.log", free_port()
+    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    flags = ["--log-level", "trace", "--access-log", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, *flags],
+            env=os.environ | {"QPV_DATABASE_URL": loaded_sqlite_url, "QPV_GEOCODERS": "[]"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        httpx.get(f"{base}/v1/address", params={"q": "12 rue Secrète 93140 Bondy"})
+        httpx.get(f"{base}/v1/point", params={"lat": 48.88699, "lon": 2.35313})
+        httpx.post(f"{base}/v1/batch", json=[{"q": "7 avenue Discrète Paris"}])
+        httpx.get(f"{base}/v1/qpv/QN" + "Confidentielle" * 10)
+        time.sleep(0.5)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    text = log.read_text()
+    entries = [json.loads(line) for line in text.splitlines() if line]
+    assert [e["route"] for e in entries if e["logger"] == "app.access"][-1] == "/v1/qpv/{code}"
+    assert not any(e["level"] in ("TRACE", "DEBUG") for e in entries if "uvicorn" in e["logger"])
+    for secret in ("Secr", "Discr", "Confidentielle", "48.88699", "127.0.0.1:"):
+        assert secret not in text.replace(f"127.0.0.1:{port}", ""), secret
