@@ -78,13 +78,13 @@ def _postgis() -> Iterator[Breakage]:
     url = f"postgresql+psycopg://{_pg_userinfo()}@{_pg_hostport()}/{name}"
 
     def break_it() -> None:
-        _admin(f"ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false")
+        _admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
         _admin(f'ALTER DATABASE "{name}" RENAME TO "{name}_gone"')
 
     def restore() -> None:
         _admin(f'ALTER DATABASE "{name}_gone" RENAME TO "{name}"')
-        _admin(f"ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true")
+        _admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
 
     try:
         upgrade(url)
