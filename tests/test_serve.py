@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -120,26 +121,34 @@ def test_a_server_without_a_database_stops_with_one_line_saying_what_to_run(
     assert not missing.exists()
 
 
-def test_plain_uvicorn_writes_json_lines_too_and_no_access_line_of_its_own(
-    loaded_sqlite_url: str, tmp_path: Path
-) -> None:
-    log, port = tmp_path / "uvicorn.log", free_port()
+@contextmanager
+def plain_uvicorn(database_url: str, log: Path, *flags: str) -> Iterator[str]:
+    """`uvicorn app.main:create_app --factory` without the project's flags; yields its URL."""
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            env=os.environ | {"QPV_DATABASE_URL": loaded_sqlite_url, "QPV_GEOCODERS": "[]"},
+            [*command, "--host", "127.0.0.1", "--port", str(port), *flags],
+            env=os.environ | {"QPV_DATABASE_URL": database_url, "QPV_GEOCODERS": "[]"},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process)
-        httpx.get(f"{base}/v1/point", params={"lat": 48.88699, "lon": 2.35313})
+        yield base
         time.sleep(0.5)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_plain_uvicorn_writes_json_lines_too_and_no_access_line_of_its_own(
+    loaded_sqlite_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "uvicorn.log"
+    with plain_uvicorn(loaded_sqlite_url, log) as base:
+        httpx.get(f"{base}/v1/point", params={"lat": 48.88699, "lon": 2.35313})
     entries = [json.loads(line) for line in log.read_text().splitlines() if line]
     assert [e["route"] for e in entries if e["logger"] == "app.access"][-1] == "/v1/point"
     assert not any(e["logger"] == "uvicorn.access" for e in entries)
@@ -284,28 +293,13 @@ def test_qpv_serve_runs_uvicorn_with_these_limits() -> None:
 def test_plain_uvicorn_at_trace_level_with_its_access_log_writes_no_address(
     loaded_sqlite_url: str, tmp_path: Path
 ) -> None:
-    log, port = tmp_path / "uvicorn.log", free_port()
-    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
-    flags = ["--log-level", "trace", "--access-log", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, *flags],
-            env=os.environ | {"QPV_DATABASE_URL": loaded_sqlite_url, "QPV_GEOCODERS": "[]"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
+    log = tmp_path / "uvicorn.log"
+    with plain_uvicorn(loaded_sqlite_url, log, "--log-level", "trace", "--access-log") as base:
         httpx.get(f"{base}/v1/address", params={"q": "12 rue Secrète 93140 Bondy"})
         httpx.get(f"{base}/v1/point", params={"lat": 48.88699, "lon": 2.35313})
         httpx.post(f"{base}/v1/batch", json=[{"q": "7 avenue Discrète Paris"}])
         httpx.get(f"{base}/v1/qpv/QN" + "Confidentielle" * 10)
-        time.sleep(0.5)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    text = log.read_text()
+    text, port = log.read_text(), base.rpartition(":")[2]
     entries = [json.loads(line) for line in text.splitlines() if line]
     assert [e["route"] for e in entries if e["logger"] == "app.access"][-1] == "/v1/qpv/{code}"
     assert not any(e["level"] in ("TRACE", "DEBUG") for e in entries if "uvicorn" in e["logger"])

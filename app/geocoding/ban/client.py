@@ -38,6 +38,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _http_client(
+    base_url: str,
+    timeout: float,
+    concurrency: int,
+    transport: httpx.AsyncBaseTransport | None,
+    user_agent: str,
+) -> httpx.AsyncClient:
+    """The connection pool of one geocoder, held to its origin."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout),
+        transport=transport,
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        headers={"User-Agent": user_agent, "Accept": "application/json"},
+        # Followed only within the configured origin (a path moved on the same server).
+        follow_redirects=True,
+        event_hooks={"request": [same_origin_only(base_url)]},
+    )
+
+
 class BanGeocoder:
     """Geocoder backed by a BAN-compatible HTTP API (``/search`` and ``/search/csv``)."""
 
@@ -88,18 +108,8 @@ class BanGeocoder:
         self._bulk_concurrency = max(1, min(bulk_concurrency, concurrency))
         self._postcode_fallback = postcode_fallback
         self._breaker = CircuitBreaker(breaker_threshold, breaker_cooldown)
-        client = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-            # Followed only within the configured origin (a path moved on the same server).
-            follow_redirects=True,
-            event_hooks={"request": [same_origin_only(self.base_url)]},
-        )
         self._transport = Transport(
-            client,
+            _http_client(self.base_url, timeout, concurrency, transport, user_agent),
             concurrency=concurrency,
             rate=rate,
             max_retry_after=max_retry_after,
