@@ -58,7 +58,10 @@ def _in_territory(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray
 
 def swapped_lonlat(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Pairs outside every QPV territory that would be inside one with lat and lon swapped."""
-    return ~_in_territory(lon, lat) & _in_territory(lat, lon)
+    swapped = ~_in_territory(lon, lat)
+    rows = np.flatnonzero(swapped)  # usually few: the swap is tried on those only
+    swapped[rows] = _in_territory(lat[rows], lon[rows])
+    return swapped
 
 
 def lonlat_problem(lon: float, lat: float) -> str | None:
@@ -131,8 +134,10 @@ def _area_name(epsg: int) -> str:
 
 def to_wgs84(x: float, y: float, epsg: int) -> tuple[float, float]:
     """Project x/y from a territory CRS to WGS84 lon/lat; InvalidInput outside its area of use."""
-    problem = xy_problem(x, y, epsg)
-    if problem is not None:
-        raise InvalidInput(problem)
-    lon, lat = transformer(epsg, 4326).transform(x, y)
-    return float(lon), float(lat)
+    if epsg in METRIC_EPSGS:
+        # The common case on scalars (a point lookup): one projection, four comparisons.
+        lon, lat = transformer(epsg, 4326).transform(x, y, errcheck=False)
+        x0, y0, x1, y1 = area_of_use(epsg)
+        if x0 <= lon <= x1 and y0 <= lat <= y1:
+            return float(lon), float(lat)
+    raise InvalidInput(xy_problem(x, y, epsg) or f"x/y do not give a position in EPSG:{epsg}")
