@@ -67,7 +67,7 @@ def _sqlite(source: Path, folder: Path, how: str) -> Iterator[Breakage]:
 
 def _admin(sql: str) -> None:
     with psycopg.connect(POSTGRES_ADMIN, dbname="postgres", autocommit=True) as admin:
-        admin.execute(sql)  # type: ignore[arg-type]
+        admin.execute(sql)
 
 
 @contextmanager
@@ -150,8 +150,10 @@ def test_a_deleted_sqlite_file_is_not_recreated_empty_by_the_service(
 # --------------------------------------------------------------------------- start-up
 
 
-def _too_new(url: str) -> None:
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+def _too_new(path: Path) -> None:
+    """Migrated, then marked with a revision this code does not have (newer code's)."""
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
 
 
@@ -166,7 +168,7 @@ def _too_new(url: str) -> None:
             r"or move it away and run 'qpv setup'$",
         ),
         (
-            lambda path: (upgrade(f"sqlite:///{path}"), _too_new(f"sqlite:///{path}")),
+            _too_new,
             r"is at revision 9999, which this code does not know \(it needs \d+\): run the "
             r"version of the service that migrated it, or restore a backup$",
         ),
