@@ -4,7 +4,8 @@ uvicorn bounds neither the request target nor the header block on its default (h
 parser, never closes a connection that sends an incomplete request head, and answers bad
 requests in plain text. Here: the request target is bounded (414), the header block too
 (431, ``h11_max_incomplete_event_size``, as uvicorn's h11 parser does), the head must arrive
-within ``timeout_keep_alive`` seconds, and every refusal is a problem+json body.
+within ``timeout_keep_alive`` seconds, and every refusal (503 past ``limit_concurrency``
+too) is a problem+json body.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ _NOT_HTTP = (
     "the request is not valid HTTP/1.1 (an unknown method, bytes outside ASCII in the target, "
     "a malformed head)"
 )
-_TITLES = {400: "Bad request", 414: "URI too long", 431: "Request header fields too large"}
+_TITLES = {
+    400: "Bad request",
+    414: "URI too long",
+    431: "Request header fields too large",
+    503: "Service unavailable",
+}
 
 
 class _Refused(Exception):
@@ -73,8 +79,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        """The head is in: no more head timeout; a target that is not ASCII is a 400."""
+        """The head is in: no more head timeout; a target that is not ASCII is a 400; past
+        the concurrency limit a 503 problem (uvicorn's own is plain text)."""
         self._disarm_head_timer()
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            self._refuse(503, "the server is at its connection limit: retry shortly")
         try:
             super().on_headers_complete()
         except UnicodeDecodeError:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -158,9 +159,9 @@ def test_plain_uvicorn_writes_json_lines_too_and_no_access_line_of_its_own(
 # --------------------------------------------------------------------------- server limits
 
 
-@pytest.fixture(scope="module")
-def limited(loaded_sqlite_url: str) -> Iterator[int]:
-    """The app under uvicorn with `qpv serve`'s limits (keep-alive shortened to 1 s)."""
+@contextmanager
+def serving(database_url: str, **overrides: Any) -> Iterator[int]:
+    """The app under uvicorn (in a thread) with `qpv serve`'s limits; yields its port."""
     import threading
 
     import uvicorn
@@ -170,8 +171,8 @@ def limited(loaded_sqlite_url: str) -> Iterator[int]:
     from app.settings import Settings
 
     port = free_port()
-    app = create_app(Settings(database_url=loaded_sqlite_url, geocoders=[]))
-    options = {**server_options(), "timeout_keep_alive": 1}
+    app = create_app(Settings(database_url=database_url, geocoders=[]))
+    options = {**server_options(), **overrides}
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -180,9 +181,18 @@ def limited(loaded_sqlite_url: str) -> Iterator[int]:
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.1)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def limited(loaded_sqlite_url: str) -> Iterator[int]:
+    """The app under uvicorn with `qpv serve`'s limits (keep-alive shortened to 1 s)."""
+    with serving(loaded_sqlite_url, timeout_keep_alive=1) as port:
+        yield port
 
 
 def _exchange(port: int, data: bytes, wait: float = 10) -> bytes:
@@ -305,3 +315,18 @@ def test_plain_uvicorn_at_trace_level_with_its_access_log_writes_no_address(
     assert not any(e["level"] in ("TRACE", "DEBUG") for e in entries if "uvicorn" in e["logger"])
     for secret in ("Secr", "Discr", "Confidentielle", "48.88699", "127.0.0.1:"):
         assert secret not in text.replace(f"127.0.0.1:{port}", ""), secret
+
+
+def test_past_the_concurrency_limit_the_503_is_a_problem_too(loaded_sqlite_url: str) -> None:
+    import socket
+
+    with serving(loaded_sqlite_url, limit_concurrency=3) as port:
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        try:
+            time.sleep(0.2)  # the server has accepted them
+            status, problem = _problem(_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"))
+        finally:
+            for sock in held:
+                sock.close()
+    assert status == 503
+    assert problem["title"] == "Service unavailable"
