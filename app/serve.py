@@ -38,6 +38,14 @@ def server_options() -> dict[str, Any]:
     }
 
 
+def _require_schema(settings: Settings) -> None:
+    """Check the database once, before binding the port or starting workers: a database the
+    code cannot use is one ``qpv: error:`` line and exit code 2 (each worker would fail alike)."""
+    from app.db.migrate import require_schema
+
+    require_schema(settings.database_url)
+
+
 def register(groups: Any) -> None:
     """Add the ``serve`` command."""
     parser: argparse.ArgumentParser = groups.add_parser(
@@ -53,6 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
+    _require_schema(settings)
     if settings.metrics_dir is not None:
         # Once, before the workers start: they all write there and /metrics adds them up.
         settings.metrics_dir.mkdir(parents=True, exist_ok=True)

@@ -110,15 +110,16 @@ def test_logs_are_json_lines_without_query_strings(server: tuple[str, Path, Path
     assert "48.88699" not in log.read_text()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_server_without_a_database_stops_with_one_line_saying_what_to_run(
-    tmp_path: Path,
+    tmp_path: Path, workers: int
 ) -> None:
     missing = tmp_path / "nothing.sqlite3"
     log = tmp_path / "server.log"
-    process = serve({"QPV_DATABASE_URL": f"sqlite:///{missing}"}, free_port(), 1, log)
-    assert process.wait(timeout=120) != 0
-    messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line]
-    assert f"qpv: error: no database at {missing}: run 'qpv db upgrade'" in messages
+    process = serve({"QPV_DATABASE_URL": f"sqlite:///{missing}"}, free_port(), workers, log)
+    assert process.wait(timeout=120) == 2
+    lines = log.read_text().splitlines()
+    assert lines == [f"qpv: error: no database at {missing}: run 'qpv db upgrade'"]
     assert not missing.exists()
 
 
@@ -330,3 +331,19 @@ def test_past_the_concurrency_limit_the_503_is_a_problem_too(loaded_sqlite_url: 
                 sock.close()
     assert status == 503
     assert problem["title"] == "Service unavailable"
+
+
+def test_a_server_on_a_database_the_code_does_not_know_does_not_start(tmp_path: Path) -> None:
+    import sqlite3
+
+    from app.db.migrate import upgrade
+
+    path, log = tmp_path / "newer.sqlite3", tmp_path / "server.log"
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    process = serve({"QPV_DATABASE_URL": f"sqlite:///{path}"}, free_port(), 2, log)
+    assert process.wait(timeout=120) == 2
+    [line] = log.read_text().splitlines()
+    assert line.startswith("qpv: error: the database sqlite:///")
+    assert "is at revision 9999, which this code does not know" in line

@@ -67,6 +67,11 @@ def require_schema(database_url: str) -> frozenset[str]:
 def _current_heads(database_url: str, shown: str) -> set[str]:
     """The revisions recorded in the database; ``DatabaseNotReady`` when it cannot be read."""
     engine = create_engine(database_url, poolclass=NullPool)
+    # Alembic logs its context (dialect, DDL mode) at INFO: noise around a check that
+    # should say one line or nothing.
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
     try:
         with engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())
@@ -82,6 +87,7 @@ def _current_heads(database_url: str, shown: str) -> set[str]:
             "check QPV_DATABASE_URL, then run 'qpv db upgrade'"
         ) from None
     finally:
+        quiet.setLevel(level)
         engine.dispose()
 
 
