@@ -88,20 +88,6 @@ def test_only_the_documented_forms_of_numbers_and_dates_are_accepted(
     assert [e["parameter"] for e in response.json()["errors"]] == [parameter]
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"voie": "rue Polonceau", "code_postal": "٧٥٠١٨"},
-        {"voie": "rue Polonceau", "citycode": "٧٥١١٨"},
-        {"q": "rue Polonceau Paris", "as_of": "1704067200"},
-    ],
-)
-def test_arabic_indic_digits_and_unix_times_are_refused_in_addresses(
-    sqlite_client: TestClient, params: dict[str, str]
-) -> None:
-    assert sqlite_client.get("/v1/address", params=params).status_code == 422
-
-
 def test_echoed_input_is_bounded_in_problem_details(sqlite_client: TestClient) -> None:
     code = "QN" + "9" * 10_000
     response = sqlite_client.get(f"/v1/qpv/{code}")
