@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import logs
-from app.api import docs, metrics, middleware, problems
-from app.api.routes import addresses, batch, datasets, gaps, health, jobs, points, quartiers
+from app.api import docs, metrics, middleware, problems, web
+from app.api.routes import addresses, batch, datasets, gaps, health, jobs, maps, points, quartiers
 from app.data.runtime import Runtime, load_runtime
 from app.db.health import failure_name
 from app.db.migrate import require_schema
@@ -21,6 +21,7 @@ from app.db.session import make_engine
 from app.errors import DatabaseNotReady
 from app.jobs.service import Jobs
 from app.settings import Settings
+from app.spatial.shapes import LayerCache
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.divisions = None
     app.state.geocoders = {}
     app.state.revisions = frozenset()
+    app.state.map_layers = LayerCache()  # simplified map polygons, built on demand
     _install(app, settings, meter)
     return app
 
@@ -104,9 +106,11 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         quartiers.router,
         datasets.router,
         gaps.router,
+        maps.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
     # Last: routes are tried in order, and the lookups are the hot path.
     app.include_router(metrics.router)
     docs.install(app)
+    web.install(app, settings)
