@@ -15,7 +15,7 @@ from pyproj import Geod
 
 from app.codes import citycode_problem, departement_of_citycode, postcode_problem
 from app.divisions import AdminDivisions
-from app.errors import InvalidInput, UnknownDepartement, UpstreamError
+from app.errors import InvalidInput, NotReady, UnknownDepartement, UpstreamError, echo
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.geocoding.fallback import CoverageFallback
 from app.settings import Settings
@@ -103,10 +103,10 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
         raise InvalidInput("give q (free text) or at least voie, commune, code_postal or citycode")
     postcode = fields["code_postal"]
     if postcode and (problem := postcode_problem(postcode, divisions)):
-        raise InvalidInput(f"code_postal {postcode!r} {problem}")
+        raise InvalidInput(f"code_postal {echo(postcode)} {problem}")
     citycode = (fields["citycode"] or "").upper() or None
     if citycode and (problem := citycode_problem(citycode, divisions)):
-        raise InvalidInput(f"citycode {citycode!r} {problem}")
+        raise InvalidInput(f"citycode {echo(citycode)} {problem}")
     return AddressQuery(
         q=fields["q"] or None,
         numero=fields["numero"] or None,
@@ -143,14 +143,15 @@ class AddressResolver:
     def geocoder(self, provider: str | None) -> Geocoder:
         """The named provider, or the default (the first configured, backed by the next)."""
         if self._default is None:
-            raise InvalidInput("no geocoder is configured on this service (QPV_GEOCODERS)")
+            # The request is fine; this service cannot answer it (set-up, not the caller).
+            raise NotReady("no geocoder is loaded on this service (QPV_GEOCODERS)")
         if provider is None:
             return self._default
         try:
             return self.geocoders[provider]
         except KeyError:
             raise InvalidInput(
-                f"provider must be one of {sorted(self.geocoders)}, not {provider!r}"
+                f"provider must be one of {sorted(self.geocoders)}, not {echo(provider)}"
             ) from None
 
     async def resolve(

@@ -11,8 +11,8 @@ import re
 from app.divisions import AdminDivisions
 
 # INSEE commune code: five digits, or 2A/2B + three digits in Corsica.
-INSEE_CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
-POSTCODE = re.compile(r"^\d{5}$")
+INSEE_CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$", re.ASCII)
+POSTCODE = re.compile(r"^\d{5}$", re.ASCII)
 
 # Départements of the hexagone and Corsica (20 was split into 2A and 2B in 1976).
 METRO_DEPARTEMENTS = frozenset([f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"])

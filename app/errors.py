@@ -57,6 +57,10 @@ class UpstreamError(QpvError):
     """A dependency (geocoder, database) failed to answer."""
 
 
+class StorageUnavailable(QpvError):
+    """The database cannot be read right now (stopped server, deleted or corrupt file)."""
+
+
 class CorruptGrid(QpvError):
     """A cached membership grid does not load (other format, other polygons)."""
 
@@ -75,3 +79,14 @@ class MissingColumns(InvalidInput):
 
 class TooLarge(QpvError):
     """An input (a batch, an upload) is past a size or row limit."""
+
+
+# Longest piece of caller input quoted back in an error: enough to recognise it, never a
+# megabyte echoed (a 10 kB parameter would come back whole in the problem's detail).
+ECHO_CHARS = 200
+
+
+def echo(value: object, limit: int = ECHO_CHARS) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

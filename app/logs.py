@@ -37,12 +37,15 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The JSON line (exceptions: type and frames, not the message: it may hold input)."""
+        message = record.getMessage()
         entry: dict[str, object] = {
             "ts": self._timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
+        if message.startswith(_TRACEBACK):
+            entry.update(_traceback_text(message))
         request_id = REQUEST_ID.get()
         if request_id is not None:
             entry["request_id"] = request_id
@@ -54,6 +57,21 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_info[0].__name__
             entry["frames"] = "".join(traceback.format_tb(record.exc_info[2]))
         return orjson.dumps(entry).decode()
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _traceback_text(text: str) -> dict[str, object]:
+    """A traceback passed as a message (Starlette's failed lifespan, which uvicorn logs): its
+    frames and exception type, without the exception messages, which may quote input."""
+    lines = text.rstrip().splitlines()
+    last = lines[-1] if lines else ""
+    return {
+        "message": "traceback",
+        "exception": last.split(":", 1)[0].strip(),
+        "frames": "\n".join(line for line in lines[1:] if line.startswith(" ")),
+    }
 
 
 def _json_handler() -> logging.Handler:
@@ -102,6 +120,12 @@ def configure(level: str) -> None:
     uvicorn = logging.getLogger("uvicorn")
     uvicorn.handlers = [_json_handler()]
     uvicorn.propagate = False
+    # uvicorn's debug and trace lines carry client addresses, and its ASGI trace whole
+    # scopes (query strings) and bodies: never below INFO, whatever --log-level says.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+    logging.getLogger("uvicorn.asgi").disabled = True
     for name in ("uvicorn.error", "uvicorn.asgi"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True

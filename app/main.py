@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import logs
 from app.api import docs, metrics, middleware, problems, web
 from app.api.routes import addresses, batch, datasets, gaps, health, jobs, maps, points, quartiers
-from app.data.runtime import load_runtime
+from app.data.runtime import Runtime, load_runtime
+from app.db.health import failure_name
 from app.db.migrate import require_schema
 from app.db.session import make_engine
 from app.errors import DatabaseNotReady
@@ -32,13 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            require_schema(settings.database_url)
+            app.state.revisions = require_schema(settings.database_url)
         except DatabaseNotReady as exc:
             log.critical("qpv: error: %s", exc.detail)  # one line before uvicorn's traceback
             raise
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, existing=True)
         app.state.engine = engine
-        runtime = load_runtime(settings, engine)
+        runtime = _load(settings, engine)
         app.state.divisions = runtime.divisions
         app.state.index = runtime.index
         app.state.geocoders = metrics.metered(runtime.geocoders, meter)
@@ -58,15 +61,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # A redirect to the slash-less path would be built from the Host header (an open
+        # redirect behind a proxy that passes it on): a 404 problem instead.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = meter
     app.state.index = None
     app.state.divisions = None
     app.state.geocoders = {}
+    app.state.revisions = frozenset()
     app.state.map_layers = LayerCache()  # simplified map polygons, built on demand
     _install(app, settings, meter)
     return app
+
+
+def _load(settings: Settings, engine: Engine) -> Runtime:
+    """Index, divisions and geocoders from the database; one line when it cannot be read."""
+    try:
+        return load_runtime(settings, engine)
+    except SQLAlchemyError as exc:
+        detail = (
+            f"the database cannot be read ({failure_name(exc)}): restore it, or run 'qpv setup'"
+        )
+        log.critical("qpv: error: %s", detail)
+        raise DatabaseNotReady(detail) from None
 
 
 def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:

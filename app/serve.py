@@ -23,6 +23,29 @@ LOG_CONFIG: dict[str, Any] = {
 }
 
 
+def server_options() -> dict[str, Any]:
+    """uvicorn's limits for a server facing clients (nginx in front enforces its own too)."""
+    return {
+        # Bounded request heads (414/431), a time limit on them, problem+json refusals.
+        "http": "app.protocol:LimitedHttpToolsProtocol",
+        # The whole request head, as nginx's `large_client_header_buffers 4 8k` allows.
+        "h11_max_incomplete_event_size": 32 * 1024,
+        # Idle keep-alive connections and incomplete request heads are closed after this.
+        "timeout_keep_alive": 30,
+        # Connections (and requests) per worker past which uvicorn answers 503.
+        "limit_concurrency": 1024,
+        "timeout_graceful_shutdown": 20,
+    }
+
+
+def _require_schema(settings: Settings) -> None:
+    """Check the database once, before binding the port or starting workers: a database the
+    code cannot use is one ``qpv: error:`` line and exit code 2 (each worker would fail alike)."""
+    from app.db.migrate import require_schema
+
+    require_schema(settings.database_url)
+
+
 def register(groups: Any) -> None:
     """Add the ``serve`` command."""
     parser: argparse.ArgumentParser = groups.add_parser(
@@ -38,6 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
+    _require_schema(settings)
     if settings.metrics_dir is not None:
         # Once, before the workers start: they all write there and /metrics adds them up.
         settings.metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +77,6 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=LOG_CONFIG,
         access_log=False,
         proxy_headers=True,
-        timeout_keep_alive=30,
-        timeout_graceful_shutdown=20,
+        **server_options(),
     )
     return 0

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     ban_max_retries: int = Field(default=3, ge=0)
     ban_rate_per_s: float = Field(default=40.0, gt=0, description="public API: 50/s per IP")
     ban_concurrency: int = Field(default=8, ge=1)
+    ban_max_response_bytes: int = Field(
+        default=32 << 20, ge=1024, description="larger BAN answers are refused (bad_response)"
+    )
     geocoder_min_score: float = Field(default=0.5, ge=0, le=1)
     # Two best candidates closer in score than this, farther apart than the distance below,
     # make an answer ambiguous.

@@ -56,12 +56,20 @@ def test_an_exception_is_logged_by_type_and_frames_never_by_message() -> None:
 
 @pytest.fixture
 def uvicorn_loggers() -> Iterator[None]:
-    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
-    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate) for n in names}
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+    saved = {
+        n: (
+            logging.getLogger(n).handlers[:],
+            logging.getLogger(n).propagate,
+            logging.getLogger(n).level,
+        )
+        for n in names
+    }
     yield
-    for name, (handlers, propagate) in saved.items():
+    for name, (handlers, propagate, level) in saved.items():
         logging.getLogger(name).handlers = handlers
         logging.getLogger(name).propagate = propagate
+        logging.getLogger(name).setLevel(level)
         logging.getLogger(name).disabled = False
 
 
@@ -94,3 +102,28 @@ def test_importing_the_app_sets_up_no_logging_and_creating_it_redacts_httpx_urls
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=False, timeout=60
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_traceback_passed_as_a_message_keeps_its_frames_and_loses_its_messages() -> None:
+    # Starlette hands a failed lifespan to uvicorn as formatted text, which uvicorn logs.
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "app/main.py", line 40, in lifespan\n'
+        "    load(settings)\n"
+        "ValueError: 12 rue Secrète 75018 Paris\n"
+    )
+    record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, text, (), None)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "traceback"
+    assert entry["exception"] == "ValueError"
+    assert "app/main.py" in entry["frames"]
+    assert "Secrète" not in json.dumps(entry, ensure_ascii=False)
+
+
+@pytest.mark.usefixtures("uvicorn_loggers")
+def test_uvicorn_is_never_below_info_whatever_its_log_level() -> None:
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
+        logging.getLogger(name).setLevel(5)  # uvicorn's TRACE
+    configure("DEBUG")
+    assert logging.getLogger("uvicorn.error").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("uvicorn.asgi").disabled

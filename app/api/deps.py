@@ -12,13 +12,15 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
-from app.api.params import PointQuery, query_model
+from app.api.params import IsoDate, PointQuery, query_model
 from app.batch import Tagger
+from app.db.health import failure_name
 from app.divisions import AdminDivisions
-from app.errors import NotReady
+from app.errors import NotReady, StorageUnavailable
 from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -60,8 +62,15 @@ async def _tagger(request: Request) -> Tagger:
 
 
 def _session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
-        yield session
+    try:
+        with Session(request.app.state.engine) as session:
+            yield session
+    except SQLAlchemyError as exc:
+        # A deleted or corrupt file, a stopped server: the storage is down, not the request
+        # wrong (point lookups still answer from memory).
+        raise StorageUnavailable(
+            f"the database does not answer ({failure_name(exc)}); point lookups still work"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +87,7 @@ async def _when(
         Query(description="QPV geography; default: the one in force today at the place"),
     ] = None,
     as_of: Annotated[
-        date | None,
+        IsoDate | None,
         Query(description="answer in the geography in force on this date at the place"),
     ] = None,
 ) -> When:

@@ -140,6 +140,11 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        method = scope["method"]
+        if method == "HEAD":
+            # Every GET route answers HEAD: the same headers, no body (the server drops it
+            # too; done here as well for servers and test clients that do not).
+            scope = {**scope, "method": "GET"}
         request_id = _request_id(scope, self._next_id)
         token = REQUEST_ID.set(request_id)
         extra = (*self.security_headers, (b"x-request-id", request_id.encode()))
@@ -156,6 +161,8 @@ class ServiceMiddleware:
                 deadlines.pop(task, None)  # streamed answers may take longer once started
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra]
+            elif method == "HEAD" and message.get("body"):
+                message = {**message, "body": b""}
             await send(message)
 
         outgoing: Callable[[Message], Any] = send_with_headers
@@ -170,12 +177,11 @@ class ServiceMiddleware:
         finally:
             deadlines.pop(task, None)
             self.watchdog.expired.discard(task)
-            self._record(scope, status, time.perf_counter() - started)
+            self._record(scope, method, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
-    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+    def _record(self, scope: Scope, method: str, status: int, seconds: float) -> None:
         route = route_template(scope)
-        method = scope["method"]
         self.metrics.observe_request(method, route, status, seconds)
         if self.access_log:
             access_log.info(

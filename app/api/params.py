@@ -8,18 +8,52 @@ callers as the usual 422 problem naming each bad parameter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from app.spatial.geography import Geography
 from app.spatial.territories import METRIC_EPSGS
 
 M = TypeVar("M", bound=BaseModel)
+
+# The documented forms only, in ASCII digits: pydantic would also take "2154.0" for an int,
+# "1_0" for a float and a Unix time for a date, and Python's int()/float() take Arabic-Indic
+# digits. A caller sending those has a bug worth telling, not guessing around.
+_DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
+_INTEGER = re.compile(r"^\d{1,9}$", re.ASCII)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+_FORMS = {
+    "decimal": (_DECIMAL, "a decimal number such as 48.88699"),
+    "integer": (_INTEGER, "an integer in ASCII digits, such as 2154"),
+    "date": (_ISO_DATE, "a date as YYYY-MM-DD"),
+}
+
+
+def documented_form(form: str, value: object) -> object:
+    """``value`` unchanged, or ValueError when a string is not in the documented ``form``."""
+    pattern, what = _FORMS[form]
+    if isinstance(value, str) and not pattern.match(value):
+        raise ValueError(f"must be {what}")
+    return value
+
+
+# For parameters declared with FastAPI's Query (the JSON schema keeps its own constraints).
+IsoDate = Annotated[date, BeforeValidator(lambda v: documented_form("date", v))]
 
 
 class PointQuery(BaseModel):
@@ -38,6 +72,12 @@ class PointQuery(BaseModel):
     as_of: date | None = Field(
         None, description="answer in the geography in force on this date at the place"
     )
+
+    _decimals = field_validator("lat", "lon", "x", "y", mode="before")(
+        lambda v: documented_form("decimal", v)
+    )
+    _integers = field_validator("crs", mode="before")(lambda v: documented_form("integer", v))
+    _dates = field_validator("as_of", mode="before")(lambda v: documented_form("date", v))
 
 
 def query_model(model: type[M]) -> Callable[[Request], Awaitable[M]]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import (
+    ECHO_CHARS,
     GeographyNotLoaded,
     ImportRefused,
     InvalidInput,
@@ -23,6 +24,7 @@ from app.errors import (
     NotFound,
     NotReady,
     QpvError,
+    StorageUnavailable,
     TooLarge,
     UnexpectedValues,
     UpstreamError,
@@ -43,6 +45,7 @@ PROBLEM_TYPES: dict[type[QpvError], tuple[int, str, str]] = {
     NoGeographyInForce: (422, "No QPV geography in force", "no-geography-in-force"),
     GeographyNotLoaded: (503, "Geography not loaded", "geography-not-loaded"),
     NotReady: (503, "Service not ready", "not-ready"),
+    StorageUnavailable: (503, "Storage unavailable", "storage-unavailable"),
     ImportRefused: (422, "Import refused", "import-refused"),
     UpstreamError: (502, "Upstream error", "upstream-error"),
     UnexpectedValues: (422, "Unexpected values", "unexpected-values"),
@@ -102,9 +105,36 @@ def problem(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem+json response."""
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    """A problem+json response; echoed input in it is bounded (detail, extra strings)."""
+    extra = {key: _bounded(value) for key, value in extra.items()}
+    body = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": _clip(detail, MAX_DETAIL_CHARS),
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# A detail names what was wrong and may quote the input; past this it is cut, whatever the
+# input (each quoted value is already cut to ECHO_CHARS where the message is made).
+MAX_DETAIL_CHARS = 1000
+
+
+def _clip(text: str, limit: int = ECHO_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded(value: Any) -> Any:
+    """Strings of a problem's extra members cut to ECHO_CHARS, in lists and dicts too."""
+    if isinstance(value, str):
+        return _clip(value)
+    if isinstance(value, list | tuple):
+        return [_bounded(v) for v in value[:100]]
+    if isinstance(value, dict):
+        return {_clip(str(k)): _bounded(v) for k, v in list(value.items())[:100]}
+    return value
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -121,8 +151,11 @@ async def _qpv_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"parameter": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
-        for e in exc.errors()
+        {
+            "parameter": _clip(_location(tuple(e.get("loc", ())))),
+            "message": _clip(e.get("msg", ""), MAX_DETAIL_CHARS),
+        }
+        for e in list(exc.errors())[:20]
     ]
     detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors)
     return problem(422, "Invalid request", detail, "invalid-request", errors=errors)

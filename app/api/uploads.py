@@ -16,7 +16,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from app.batch import OutputFormat, Tagger, TagOptions
 from app.batch.options import invalid
 from app.batch.readers import count_rows
-from app.errors import TooLarge
+from app.errors import TooLarge, echo
 from app.settings import Settings
 from app.spatial.geography import Geography
 
@@ -129,7 +129,7 @@ def _parse(kind: Any, value: str | None, name: str) -> Any:
     try:
         return kind(value)
     except ValueError:
-        raise invalid(name, f"{value!r} is not a valid value") from None
+        raise invalid(name, f"{echo(value)} is not a valid value") from None
 
 
 def _flag(value: str | None) -> bool:

@@ -6,9 +6,10 @@ import math
 from typing import Any
 
 from app.batch.options import RESULT_COLUMNS, TagOptions
-from app.batch.pipeline import LAMBERT93
-from app.batch.results import Labels, Results, result_columns
+from app.batch.pipeline import LAMBERT93, LAMBERT93_EPSG
+from app.batch.results import INVALID, Labels, Results, result_columns
 from app.geocoding.base import AddressQuery
+from app.spatial.coordinates import xy_problem
 
 ITEM_HEADER = ["lat", "lon", "address", "postcode", "citycode"]
 # Rows with coordinates are tagged directly; the others are geocoded.
@@ -32,10 +33,29 @@ def item_row(
     """One item as a row of ITEM_HEADER (x/y in Lambert-93 turned into lat/lon)."""
     if (lat is None or lon is None) and x is not None and y is not None:
         lon, lat = LAMBERT93.transform(x, y)
-        if not (math.isfinite(lon) and math.isfinite(lat)):
-            lon, lat = math.nan, math.nan
+        if xy_problem(x, y, LAMBERT93_EPSG) is not None:
+            lon, lat = math.nan, math.nan  # invalid; mark_bad_points says why
     address = q or AddressQuery(numero=numero, voie=voie, commune=commune).text() or None
     return [lat, lon, address, code_postal, citycode]
+
+
+def item_options(rows: list[list[Any]], options: TagOptions) -> TagOptions:
+    """The options for these rows: without address columns when no row has an address, so
+    that a batch of points needs no geocoder."""
+    if any(row[2] or row[3] or row[4] for row in rows):
+        return options
+    return options.with_(columns=(), postcode=None, citycode=None)
+
+
+def mark_bad_points(items: list[dict[str, Any]], results: Results) -> None:
+    """Give the items whose x/y lie outside Lambert-93's area of use their reason."""
+    for i, item in enumerate(items):
+        x, y = item.get("x"), item.get("y")
+        if x is None or y is None or (item.get("lat") is not None and item.get("lon") is not None):
+            continue
+        problem = xy_problem(x, y, LAMBERT93_EPSG)
+        if problem is not None:
+            results.fail(i, INVALID, problem)
 
 
 def item_answers(labels: Labels, results: Results) -> list[dict[str, Any]]:

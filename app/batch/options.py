@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, echo
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.territories import TERRITORY_BY_KEY
 
@@ -81,7 +81,8 @@ class TagOptions:
         if unknown:
             raise invalid(
                 "result_columns",
-                f"unknown result column {unknown[0]!r}; choose among {', '.join(RESULT_COLUMNS)}",
+                f"unknown result column {echo(unknown[0])}; "
+                f"choose among {', '.join(RESULT_COLUMNS)}",
             )
         if self.delimiter is not None and self.delimiter not in DELIMITERS:
             raise invalid("delimiter", "must be one of ; , | or a tab")

@@ -35,10 +35,16 @@ from app.batch.results import (
 )
 from app.batch.writers import Writer, make_writer
 from app.divisions import AdminDivisions
-from app.errors import GeographyNotLoaded, QpvError, TooLarge
+from app.errors import GeographyNotLoaded, QpvError, TooLarge, echo
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
 from app.geocoding.fallback import CoverageFallback
 from app.settings import Settings
+from app.spatial.coordinates import (
+    lonlat_problem,
+    outside_area_of_use,
+    swapped_lonlat,
+    xy_problem,
+)
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.index import PointAnswer, QpvIndex
 from app.spatial.tagging import GEOGRAPHIES, tag_ids
@@ -47,6 +53,7 @@ from app.spatial.territories import TERRITORY_BY_KEY, territory_of_point
 T = TypeVar("T")
 PREFETCH = 2  # blocks tagged ahead of the consumer
 Progress = Callable[[int], None]  # called with the number of rows just finished
+LAMBERT93_EPSG = 2154
 LAMBERT93 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)  # x/y -> lon/lat
 
 
@@ -111,10 +118,10 @@ def column_index(header: list[str], name: str, parameter: str) -> int:
         wanted = name.strip().casefold()
         hits = [i for i, h in enumerate(header) if h.strip().casefold() == wanted]
     if len(hits) > 1:
-        raise invalid(parameter, f"column {name!r} appears {len(hits)} times in the header")
+        raise invalid(parameter, f"column {echo(name)} appears {len(hits)} times in the header")
     if not hits:
         shown = ", ".join(repr(h) for h in header[:30])
-        raise invalid(parameter, f"no column {name!r} in the header ({shown})")
+        raise invalid(parameter, f"no column {echo(name)} in the header ({shown})")
     return hits[0]
 
 
@@ -371,12 +378,17 @@ class Tagger:
         assert ka is not None and kb is not None
         a, b = block.numbers(ka), block.numbers(kb)
         given = readable & ~_blank(block, ka, kb, a, b, readable)
+        read = a, b
         if plan.x is not None:
             a, b = LAMBERT93.transform(a, b)
             a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+            implausible = outside_area_of_use(a, b, LAMBERT93_EPSG)
+        else:
+            implausible = swapped_lonlat(a, b)
         ok = given & np.isfinite(a) & np.isfinite(b) & (np.abs(a) <= 180) & (np.abs(b) <= 90)
+        ok &= ~implausible
         for i in np.flatnonzero(given & ~ok).tolist():
-            results.fail(i, INVALID, _bad_coordinates(block, run, i, a[i], b[i]))
+            results.fail(i, INVALID, _bad_coordinates(run, float(read[0][i]), float(read[1][i])))
         rows = np.flatnonzero(ok)
         if rows.size:
             self._tag(run, results, rows, a[rows], b[rows])
@@ -524,13 +536,15 @@ def _blank(
     return out
 
 
-def _bad_coordinates(block: Block, run: _Run, i: int, a: float, b: float) -> str:
-    plan = run.plan
-    if plan.x is not None:
-        return "x/y are not Lambert-93 coordinates of a place in France"
+def _bad_coordinates(run: _Run, a: float, b: float) -> str:
+    """Why the row's coordinates (as read: lon/lat or x/y) cannot be answered."""
+    if run.plan.x is not None:
+        if np.isnan(a) or np.isnan(b):
+            return "x/y must both be numbers (decimal point or decimal comma)"
+        return xy_problem(a, b, LAMBERT93_EPSG) or "x/y do not give a position in Lambert-93"
     if np.isnan(a) or np.isnan(b):
         return "lat/lon must both be numbers (decimal point or decimal comma)"
-    return f"coordinates out of range (lat {b:g}, lon {a:g})"
+    return lonlat_problem(a, b) or f"coordinates out of range (lat {b:g}, lon {a:g})"
 
 
 def media_type(fmt: OutputFormat, encoding: str | None) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.batch.options import DELIMITERS, OutputFormat, TagOptions, invalid
-from app.errors import InvalidInput
+from app.errors import InvalidInput, echo
 
 BLOCK_BYTES = 1 << 21  # about 30,000 short CSV rows; bounds memory whatever the file size
 XLSX_BLOCK_ROWS = 20_000
@@ -94,7 +94,7 @@ def _csv_source(sample: bytes, options: TagOptions) -> Source:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise invalid("encoding", f"unknown encoding {encoding!r}") from None
+        raise invalid("encoding", f"unknown encoding {echo(encoding)}") from None
     if not sample.strip():
         raise invalid("data", "the file is empty: a header row is expected")
     starts, ends = records(sample, final=True)

@@ -33,35 +33,62 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def require_schema(database_url: str) -> None:
-    """Raise ``DatabaseNotReady`` unless the database exists and is at the code's revision.
+def require_schema(database_url: str) -> frozenset[str]:
+    """The code's revisions, or ``DatabaseNotReady`` unless the database is at them.
 
-    A missing SQLite file is reported, not created (connecting would create it empty).
+    A missing SQLite file is reported, not created (connecting would create it empty); a
+    revision the code does not know (a newer code migrated it) is refused, not guessed at.
     """
     url = make_url(database_url)
     shown = url.render_as_string(hide_password=True)
     sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if sqlite_file and not Path(str(url.database)).is_file():
         raise DatabaseNotReady(f"no database at {url.database}: run 'qpv db upgrade'")
+    current = _current_heads(database_url, shown)
+    scripts = ScriptDirectory.from_config(alembic_config(database_url))
+    heads = set(scripts.get_heads())
+    if current == heads:
+        return frozenset(heads)
+    known = {script.revision for script in scripts.walk_revisions()}
+    unknown = sorted(current - known)
+    if unknown:
+        raise DatabaseNotReady(
+            f"the database {shown} is at revision {', '.join(unknown)}, which this code does "
+            f"not know (it needs {', '.join(sorted(heads))}): run the version of the service "
+            "that migrated it, or restore a backup"
+        )
+    state = f"at revision {', '.join(sorted(current))}" if current else "not migrated"
+    raise DatabaseNotReady(
+        f"the database {shown} is {state} (the code needs {', '.join(sorted(heads))}): "
+        "run 'qpv db upgrade'"
+    )
+
+
+def _current_heads(database_url: str, shown: str) -> set[str]:
+    """The revisions recorded in the database; ``DatabaseNotReady`` when it cannot be read."""
     engine = create_engine(database_url, poolclass=NullPool)
+    # Alembic logs its context (dialect, DDL mode) at INFO: noise around a check that
+    # should say one line or nothing.
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
     try:
         with engine.connect() as conn:
-            current = set(MigrationContext.configure(conn).get_current_heads())
+            return set(MigrationContext.configure(conn).get_current_heads())
     except SQLAlchemyError as exc:
         cause = type(getattr(exc, "orig", None) or exc).__name__
+        if cause == "DatabaseError" and make_url(database_url).get_backend_name() == "sqlite":
+            raise DatabaseNotReady(
+                f"the file of {shown} is not a readable SQLite database ({cause}): restore "
+                "it from a backup, or move it away and run 'qpv setup'"
+            ) from None
         raise DatabaseNotReady(
             f"the database {shown} does not answer ({cause}); "
             "check QPV_DATABASE_URL, then run 'qpv db upgrade'"
         ) from None
     finally:
+        quiet.setLevel(level)
         engine.dispose()
-    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
-    if current != heads:
-        state = f"at revision {', '.join(sorted(current))}" if current else "not migrated"
-        raise DatabaseNotReady(
-            f"the database {shown} is {state} (the code needs {', '.join(sorted(heads))}): "
-            "run 'qpv db upgrade'"
-        )
 
 
 def create_database(database_url: str) -> bool:

@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 
 from app.codes import departement_of_padded
-from app.errors import InvalidInput, NoGeographyInForce
+from app.errors import ECHO_CHARS, InvalidInput, NoGeographyInForce, echo
 from app.spatial.territories import Territory
 
 
@@ -20,9 +20,9 @@ class Geography(StrEnum):
 
 CODE_PATTERNS: dict[Geography, re.Pattern[str]] = {
     # QP + 3-char département (075, 02A, 974) + 3 digits
-    Geography.QPV2015: re.compile(r"^QP(0(?:\d\d|2A|2B)|9[78]\d)(\d{3})$"),
+    Geography.QPV2015: re.compile(r"^QP(0(?:\d\d|2A|2B)|9[78]\d)(\d{3})$", re.ASCII),
     # QN + 3-char département + 2 digits + M, I, N or C
-    Geography.QPV2024: re.compile(r"^QN(0(?:\d\d|2A|2B)|9[78]\d)(\d{2})([MINC])$"),
+    Geography.QPV2024: re.compile(r"^QN(0(?:\d\d|2A|2B)|9[78]\d)(\d{2})([MINC])$", re.ASCII),
 }
 
 # (geography, first day in force, last day in force) for each side of the sea.
@@ -42,7 +42,8 @@ def geography_of_code(code: str) -> Geography:
         if pattern.match(code):
             return geography
     raise InvalidInput(
-        f"{code!r} is not a QPV code (QPdddnnn for 2015, QNdddnnX for 2024)", code=code
+        f"{echo(code)} is not a QPV code (QPdddnnn for 2015, QNdddnnX for 2024)",
+        code=code[:ECHO_CHARS],
     )
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cache
 
 from pyproj import Transformer
 
 from app.codes import METRO_DEPARTEMENTS
-from app.errors import InvalidInput, UnknownDepartement
+from app.errors import UnknownDepartement
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +30,16 @@ class Territory:
 
     def to_metric(self) -> Transformer:
         """WGS84 lon/lat -> this territory's metric CRS."""
-        return _transformer(4326, self.epsg)
+        return transformer(4326, self.epsg)
 
     def from_metric(self) -> Transformer:
         """This territory's metric CRS -> WGS84 lon/lat."""
-        return _transformer(self.epsg, 4326)
+        return transformer(self.epsg, 4326)
 
 
 @cache
-def _transformer(source: int, target: int) -> Transformer:
+def transformer(source: int, target: int) -> Transformer:
+    """A cached lon/lat-ordered transformer between two EPSG codes."""
     return Transformer.from_crs(source, target, always_xy=True)
 
 
@@ -91,13 +91,3 @@ def territory_of_point(lon: float, lat: float) -> Territory | None:
 
 # The metric CRSs accepted for x/y input: each territory's, and the UTM 20N of the 2015 files.
 METRIC_EPSGS = frozenset({t.epsg for t in TERRITORIES} | {32620})
-
-
-def to_wgs84(x: float, y: float, epsg: int) -> tuple[float, float]:
-    """Project x/y from a territory CRS to WGS84 lon/lat; InvalidInput if out of range."""
-    if epsg not in METRIC_EPSGS:
-        raise InvalidInput(f"crs must be one of {sorted(METRIC_EPSGS)}, not {epsg}")
-    lon, lat = _transformer(epsg, 4326).transform(x, y)
-    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidInput(f"x/y do not give a valid position in EPSG:{epsg}")
-    return float(lon), float(lat)

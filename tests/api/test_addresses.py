@@ -61,6 +61,9 @@ def test_a_commune_without_qpv_answers_without_a_match(geocoding_client: TestCli
         {"q": "12 rue de Paris", "code_postal": "00000"},
         {"q": "12 rue de Paris", "provider": "nominatim"},
         {"q": "12 rue de Paris", "geography": "2030"},
+        {"voie": "rue Polonceau", "code_postal": "٧٥٠١٨"},  # Arabic-Indic digits
+        {"voie": "rue Polonceau", "citycode": "٧٥١١٨"},
+        {"q": "rue Polonceau Paris", "as_of": "1704067200"},  # a Unix time, not a date
     ],
 )
 def test_bad_address_input_is_a_problem(
@@ -104,9 +107,9 @@ def test_existing_codes_pass_the_check(
     assert "Bondy" in body["qpv"]["communes"]
 
 
-def test_a_service_without_geocoder_says_so(sqlite_client: TestClient) -> None:
+def test_a_service_without_geocoder_says_so_with_a_503(sqlite_client: TestClient) -> None:
     response = sqlite_client.get("/v1/address", params={"q": "4 rue Eric Tabarly 93140 Bondy"})
-    assert response.status_code == 422
+    assert response.status_code == 503
     assert "no geocoder" in response.json()["detail"]
 
 

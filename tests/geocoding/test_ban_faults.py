@@ -86,7 +86,15 @@ class Trickle:
     size: int = 200
 
 
-Action = Reply | Hang | Close | Trickle
+@dataclass
+class Endless:
+    """A 200 whose body (no Content-Length) streams ``total`` bytes, then the connection ends."""
+
+    total: int
+    chunk: int = 1 << 16
+
+
+Action = Reply | Hang | Close | Trickle | Endless
 Behaviour = Callable[[Seen, int], Action]
 
 
@@ -223,6 +231,17 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(action, Close):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+            return
+        if isinstance(action, Endless):
+            self._uncount()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.close_connection = True
+            for _ in range(action.total // action.chunk):
+                if self.server.release.is_set():
+                    return
+                self.wfile.write(b" " * action.chunk)
             return
         if isinstance(action, Trickle):
             self.send_response(200)
@@ -902,3 +921,97 @@ def test_base_url_with_a_path(serve: Callable[[Behaviour], FaultServer]) -> None
     result, _ = geocode(f"{server.url}/geocodage/")
     assert_ok(result)
     assert [s.path for s in server.seen] == ["/geocodage/search"]
+
+
+# ----------------------------------------------------------------------------- hardening
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        Reply(body=b" " * (3 << 20)),  # declared: refused before reading
+        Endless(total=64 << 20),  # no length: cut while reading
+    ],
+    ids=["content-length", "streamed"],
+)
+def test_an_answer_past_the_size_cap_is_refused_as_a_bad_response(
+    serve: Callable[[Behaviour], FaultServer], action: Action
+) -> None:
+    server = serve(lambda s, i: action)
+    result, elapsed = geocode(server.url, max_response_bytes=1 << 20)
+    assert result.error is GeocodeErrorKind.BAD_RESPONSE
+    assert result.error_detail == f"answer larger than {1 << 20} bytes, refused"
+    assert len(server.seen) == 1  # not retried
+    assert elapsed < 5
+
+
+def test_the_size_cap_comes_from_the_settings() -> None:
+    geocoder = BanGeocoder.from_settings(Settings(ban_max_response_bytes=4096))
+    assert geocoder._transport._max_bytes == 4096
+
+
+def test_a_redirect_to_another_origin_is_not_followed(
+    serve: Callable[[Behaviour], FaultServer],
+) -> None:
+    elsewhere = serve(lambda s, i: ok(s))
+    server = serve(
+        lambda s, i: Reply(302, headers={"Location": f"{elsewhere.url}/search?q=stolen"})
+    )
+    result, _ = geocode(server.url)
+    assert result.error is GeocodeErrorKind.UPSTREAM
+    port = elsewhere.server_address[1]
+    assert result.error_detail == (
+        f"redirected off the configured origin (to http://127.0.0.1:{port}), not followed"
+    )
+    assert elsewhere.seen == []  # the address never reached the other server
+    assert len(server.seen) == 1
+
+
+def test_a_redirect_within_the_origin_is_followed(
+    serve: Callable[[Behaviour], FaultServer],
+) -> None:
+    def behaviour(seen: Seen, index: int) -> Action:
+        if seen.path == "/search":
+            return Reply(301, headers={"Location": f"/v2/search?q={seen.q}"})
+        return ok(seen)
+
+    server = serve(behaviour)
+    result, _ = geocode(server.url)
+    assert_ok(result)
+    assert [s.path for s in server.seen] == ["/search", "/v2/search"]
+
+
+def test_a_retry_after_past_the_deadline_fails_the_next_callers_at_once_as_rate_limited(
+    serve: Callable[[Behaviour], FaultServer],
+) -> None:
+    server = serve(lambda s, i: Reply(429, headers={"Retry-After": "120"}) if i == 0 else ok(s))
+
+    async def body(g: BanGeocoder) -> list[tuple[GeocodeResult, float]]:
+        out = []
+        for _ in range(3):
+            start = time.monotonic()
+            out.append((await g.geocode(Q), time.monotonic() - start))
+        return out
+
+    answers, _ = run(server.url, body, deadline=5.0, max_retry_after=300)
+    for result, seconds in answers:
+        assert result.error is GeocodeErrorKind.RATE_LIMITED
+        assert seconds < 1.0  # not the 5 s deadline spent waiting, then "timeout"
+    assert answers[1][0].error_detail is not None
+    assert "past this request's deadline" in answers[1][0].error_detail
+    assert len(server.seen) == 1  # the pause is honoured: nothing sent during it
+
+
+def test_a_pause_within_the_deadline_is_waited_for(
+    serve: Callable[[Behaviour], FaultServer],
+) -> None:
+    server = serve(lambda s, i: Reply(429, headers={"Retry-After": "1"}) if i == 0 else ok(s))
+
+    async def body(g: BanGeocoder) -> GeocodeResult:
+        first = await g.geocode(Q)  # retried after the pause: served
+        assert_ok(first)
+        return await g.geocode(Q)
+
+    result, _ = run(server.url, body, deadline=5.0, retries=2)
+    assert_ok(result)
+    assert len(server.seen) == 3

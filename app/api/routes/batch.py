@@ -12,7 +12,14 @@ from app.api.deps import SettingsDep, TaggerDep, WhenDep
 from app.api.problems import PROBLEM_RESPONSES
 from app.api.schemas import BatchAnswer, BatchItem, batch_response
 from app.api.uploads import OPENAPI_BODY, prepared_upload, private_stream
-from app.batch.items import ITEM_HEADER, ITEM_OPTIONS, item_answers, item_row
+from app.batch.items import (
+    ITEM_HEADER,
+    ITEM_OPTIONS,
+    item_answers,
+    item_options,
+    item_row,
+    mark_bad_points,
+)
 from app.batch.pipeline import media_type
 from app.errors import TooLarge
 
@@ -35,8 +42,10 @@ async def batch(
         limit = settings.batch_max_items
         raise TooLarge(f"more than {limit} items", limit=limit)
     options = ITEM_OPTIONS.with_(geography=when.geography, as_of=when.as_of, provider=provider)
-    rows = [item_row(**item.model_dump()) for item in items]
-    results = await tagger.tag_rows(ITEM_HEADER, rows, options)
+    dumps = [item.model_dump() for item in items]
+    rows = [item_row(**d) for d in dumps]
+    results = await tagger.tag_rows(ITEM_HEADER, rows, item_options(rows, options))
+    mark_bad_points(dumps, results)
     return batch_response(item_answers(tagger.labels, results))
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.schemas import Health
+from app.db.health import database_state
 from app.errors import NotReady
 
 router = APIRouter(tags=["health"])
@@ -16,15 +15,6 @@ router = APIRouter(tags=["health"])
 async def healthz() -> Health:
     """The process is up."""
     return Health(status="ok")
-
-
-def _database(request: Request) -> str:
-    try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return "unreachable"
-    return "ok"
 
 
 @router.get("/readyz", response_model=Health)
@@ -44,7 +34,7 @@ def readyz(request: Request) -> Health:
             f"configured geocoder without data: {', '.join(empty)} (run `qpv setup`)",
             geocoders=empty,
         )
-    checks = {"index": "ok", "database": _database(request)}
+    checks = {"index": "ok", "database": database_state(state.engine, state.revisions)}
     for name, geocoder in state.geocoders.items():
         checks[f"geocoder_{name}"] = "down" if getattr(geocoder, "down", False) else "ok"
     status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"

@@ -9,7 +9,7 @@ from app.api.metrics import count_lookup
 from app.api.params import PointQuery, openapi_parameters
 from app.api.schemas import PointResult, json_response
 from app.errors import InvalidInput
-from app.spatial.territories import to_wgs84
+from app.spatial.coordinates import check_lonlat, to_wgs84
 
 router = APIRouter(tags=["lookups"])
 
@@ -19,7 +19,7 @@ async def point(lookup: PointLookupDep, request: Request) -> Response:
     """Whether a point (lat/lon in WGS84, or x/y in Lambert-93 or an overseas CRS) is in a QPV."""
     q = lookup.query
     if q.lat is not None and q.lon is not None and q.x is None and q.y is None:
-        lon, lat = q.lon, q.lat
+        lon, lat = check_lonlat(q.lon, q.lat)
     elif q.x is not None and q.y is not None and q.lat is None and q.lon is None:
         lon, lat = to_wgs84(q.x, q.y, q.crs)
     else:

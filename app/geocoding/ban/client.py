@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -27,7 +28,7 @@ from app.geocoding.ban.errors import (
 from app.geocoding.ban.parsing import parse_features
 from app.geocoding.ban.query import Prepared, clamp_limit, prepare
 from app.geocoding.ban.retry import RetryPolicy
-from app.geocoding.ban.transport import Call, Transport
+from app.geocoding.ban.transport import Call, Transport, same_origin_only
 from app.geocoding.base import AddressQuery, Candidate, GeocodeErrorKind, GeocodeResult
 from app.logs import install_log_redaction
 
@@ -35,6 +36,26 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+def _http_client(
+    base_url: str,
+    timeout: float,
+    concurrency: int,
+    transport: httpx.AsyncBaseTransport | None,
+    user_agent: str,
+) -> httpx.AsyncClient:
+    """The connection pool of one geocoder, held to its origin."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout),
+        transport=transport,
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        headers={"User-Agent": user_agent, "Accept": "application/json"},
+        # Followed only within the configured origin (a path moved on the same server).
+        follow_redirects=True,
+        event_hooks={"request": [same_origin_only(base_url)]},
+    )
 
 
 class BanGeocoder:
@@ -55,6 +76,7 @@ class BanGeocoder:
         backoff_base: float = 0.25,
         backoff_max: float = 8.0,
         max_retry_after: float = 30.0,
+        max_response_bytes: int = 32 << 20,
         bulk: bool = True,
         bulk_chunk_size: int = 1000,
         bulk_min_rows: int = 10,
@@ -86,16 +108,12 @@ class BanGeocoder:
         self._bulk_concurrency = max(1, min(bulk_concurrency, concurrency))
         self._postcode_fallback = postcode_fallback
         self._breaker = CircuitBreaker(breaker_threshold, breaker_cooldown)
-        client = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-            follow_redirects=True,
-        )
         self._transport = Transport(
-            client, concurrency=concurrency, rate=rate, max_retry_after=max_retry_after
+            _http_client(self.base_url, timeout, concurrency, transport, user_agent),
+            concurrency=concurrency,
+            rate=rate,
+            max_retry_after=max_retry_after,
+            max_response_bytes=max_response_bytes,
         )
 
     @classmethod
@@ -106,6 +124,7 @@ class BanGeocoder:
             "retries": settings.ban_max_retries,
             "rate": settings.ban_rate_per_s,
             "concurrency": settings.ban_concurrency,
+            "max_response_bytes": settings.ban_max_response_bytes,
         }
         kwargs.update(overrides)
         return cls(settings.ban_url, **kwargs)
@@ -280,10 +299,12 @@ class BanGeocoder:
     ) -> httpx.Response:
         """Send with retries within the deadline, behind the circuit breaker."""
         self._breaker.check()
+        budget = budget if budget is not None else self._deadline
+        deadline = time.monotonic() + budget
         try:
             response = await self._retry.run(
-                lambda: self._transport.send(call),
-                budget=budget if budget is not None else self._deadline,
+                lambda: self._transport.send(call, deadline),
+                budget=budget,
                 give_up_on=give_up_on,
             )
         except RequestError as failure:

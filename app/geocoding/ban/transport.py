@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -41,17 +41,23 @@ class Transport:
         concurrency: int,
         rate: float,
         max_retry_after: float,
+        max_response_bytes: int = 32 << 20,
     ) -> None:
         self._client = client
+        self._max_bytes = max_response_bytes
         self._semaphore = asyncio.Semaphore(concurrency)
         # A burst of at most one second's worth, and no more than the concurrency needs.
         self._rate = RateLimit(rate, burst=min(rate, float(concurrency)))
         self._max_retry_after = max_retry_after
 
-    async def send(self, call: Call) -> httpx.Response:
-        """One exchange; a 2xx response, else a classified ``RequestError``."""
+    async def send(self, call: Call, deadline: float | None = None) -> httpx.Response:
+        """One exchange; a 2xx response, else a classified ``RequestError``.
+
+        ``deadline`` (``time.monotonic``): when the caller gives up; a server-requested pause
+        that lasts past it fails the request at once (``rate_limited``).
+        """
         async with self._semaphore:
-            await self._rate.acquire()
+            await self._rate.acquire(deadline)
             response = await self._exchange(call)
         failure = classify(response, self._max_retry_after)
         if failure is None:
@@ -63,7 +69,7 @@ class Transport:
 
     async def _exchange(self, call: Call) -> httpx.Response:
         try:
-            return await self._client.request(
+            request = self._client.build_request(
                 call.method,
                 call.path,
                 params=call.params,
@@ -73,6 +79,12 @@ class Transport:
                 if call.timeout is not None
                 else httpx.USE_CLIENT_DEFAULT,
             )
+            response = await self._client.send(request, stream=True)
+            try:
+                await self._read_capped(response)
+            finally:
+                await response.aclose()
+            return response
         except httpx.TimeoutException as exc:
             raise RequestError(
                 GeocodeErrorKind.TIMEOUT, f"{type(exc).__name__}", retryable=True
@@ -87,9 +99,47 @@ class Transport:
             # Bad URL scheme, too many redirects, decoding errors: not worth retrying.
             raise RequestError(GeocodeErrorKind.UPSTREAM, f"{type(exc).__name__}") from exc
 
+    async def _read_capped(self, response: httpx.Response) -> None:
+        """Read the (decoded) body, refusing it past the cap: one huge or endless answer must
+        not take a worker's memory."""
+        cap = self._max_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdecimal() and int(declared) > cap:
+            raise _too_large(cap)
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _too_large(cap)
+            chunks.append(chunk)
+        # What ``Response.aread`` does, with the cap checked on the way.
+        response._content = b"".join(chunks)
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
+
+
+def _too_large(cap: int) -> RequestError:
+    return RequestError(GeocodeErrorKind.BAD_RESPONSE, f"answer larger than {cap} bytes, refused")
+
+
+def same_origin_only(base_url: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    """An httpx request hook refusing any request (a redirect) off ``base_url``'s origin: the
+    address would go to a host nobody configured."""
+    origin = httpx.URL(base_url)
+    allowed = (origin.scheme, origin.host, origin.port)
+
+    async def check(request: httpx.Request) -> None:
+        url = request.url
+        if (url.scheme, url.host, url.port) != allowed:
+            raise RequestError(
+                GeocodeErrorKind.UPSTREAM,
+                f"redirected off the configured origin (to {url.scheme}://{url.host}"
+                f"{':' + str(url.port) if url.port else ''}), not followed",
+            )
+
+    return check
 
 
 def classify(response: httpx.Response, max_retry_after: float) -> RequestError | None:
