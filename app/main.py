@@ -10,12 +10,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import logs
-from app.api import docs, metrics, middleware, problems
-from app.api.routes import addresses, batch, datasets, gaps, health, jobs, points, quartiers
-from app.data.runtime import load_runtime
+from app.api import access, docs, metrics, middleware, problems, reload
+from app.api.routes import addresses, admin, batch, datasets, gaps, health, jobs, points, quartiers
 from app.db.migrate import require_schema
 from app.db.session import make_engine
-from app.errors import DatabaseNotReady
+from app.errors import NotReady
 from app.jobs.service import Jobs
 from app.settings import Settings
 
@@ -32,19 +31,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             require_schema(settings.database_url)
-        except DatabaseNotReady as exc:
+            access.require_secret(settings)
+        except NotReady as exc:
             log.critical("qpv: error: %s", exc.detail)  # one line before uvicorn's traceback
             raise
         engine = make_engine(settings.database_url)
         app.state.engine = engine
-        runtime = load_runtime(settings, engine)
-        app.state.divisions = runtime.divisions
-        app.state.index = runtime.index
-        app.state.geocoders = metrics.metered(runtime.geocoders, meter)
+        # Loads divisions, index and geocoders, and follows the data generation (reloads).
+        app.state.reloader = reload.Reloader(app, settings, engine)
+        app.state.reloader.start()
+        app.state.access = access.Access.from_settings(settings, engine, meter)
         app.state.jobs = Jobs.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.reloader.aclose()
+            await app.state.access.aclose()
             await app.state.jobs.aclose()
             for geocoder in app.state.geocoders.values():
                 await geocoder.aclose()
@@ -71,6 +73,7 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
     """Error mapping, the service middleware, CORS when configured, routers, docs."""
     problems.install(app)
     middleware.install(app, settings, meter)
+    access.install(app, settings, meter)  # before CORS: CORS wraps it (preflights need no key)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -85,6 +88,7 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         quartiers.router,
         datasets.router,
         gaps.router,
+        admin.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)

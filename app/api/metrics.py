@@ -74,6 +74,29 @@ class Metrics:
             ("provider", "kind"),
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "qpv_auth_failures",
+            "Requests refused by access control, by reason (missing, invalid, scope)",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.ratelimit_rejected = Counter(
+            "qpv_ratelimit_rejected",
+            "Requests refused with 429, by scope",
+            ("scope",),
+            registry=self.registry,
+        )
+        self.ratelimit_unavailable = Counter(
+            "qpv_ratelimit_unavailable",
+            "Requests let through unchecked because Redis did not answer (fail open)",
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "qpv_reloads",
+            "Reloads of the reference data by this server's workers, by outcome",
+            ("outcome",),
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._lookup_children: dict[tuple[str, str], Any] = {}
 

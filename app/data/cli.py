@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,8 @@ from app.settings import Settings
 from app.spatial.geography import Geography
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from app.data.sync import SyncLine
 
 # The importers (pyogrio, geopandas, pandas) and the database modules are imported inside
@@ -59,7 +62,16 @@ def _import(args: argparse.Namespace) -> int:
     geography = Geography(args.geography) if args.geography else None
     report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
     print(qpv_line(report, args.path))
+    _servers_reload(engine)
     return 0
+
+
+def _servers_reload(engine: Engine) -> None:
+    """Bump the data generation: running servers reload within QPV_RELOAD_POLL_S."""
+    from app.db.access import bump_generation
+
+    generation = bump_generation(engine)
+    logging.getLogger(__name__).info("data generation %d: running servers reload it", generation)
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -69,6 +81,7 @@ def _sync(args: argparse.Namespace) -> int:
     settings = Settings()
     engine = open_database(settings.database_url)
     lines: list[SyncLine] = []
+    imported = False
     try:
         for line in sync_sources(
             engine,
@@ -82,6 +95,9 @@ def _sync(args: argparse.Namespace) -> int:
         if args.all:
             for line in sync_ban(engine, settings.data_dir / "ban"):
                 print(line, flush=True)
+                imported = imported or line.outcome == "imported"
+        if imported or any(line.outcome == "imported" for line in lines):
+            _servers_reload(engine)
     finally:
         engine.dispose()
     return 1 if any(line.outcome == "missing" for line in lines) else 0
