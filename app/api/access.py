@@ -110,7 +110,8 @@ class Access:
         require_secret(settings)
         if settings.open_access or settings.api_key_secret is None:
             return cls(settings, None, None)
-        keys = KeyCache(engine, settings.api_key_secret.get_secret_value(), settings.api_key_cache_s)
+        secret = settings.api_key_secret.get_secret_value()
+        keys = KeyCache(engine, secret, settings.api_key_cache_s)
         limiter = RateLimiter(
             settings.redis_url, settings.jobs_namespace, settings.rate_limit_timeout_s, metrics
         )
@@ -182,7 +183,8 @@ class AccessMiddleware:
             detail = f"this API key lacks the {needed.value} scope"
             await self._refuse(send, 403, "scope", detail, challenge)
             return None
-        wait_s = await access.limiter.wait_s(f"{key.id}:{needed.value}", access.per_minute(key, needed))
+        bucket, per_minute = f"{key.id}:{needed.value}", access.per_minute(key, needed)
+        wait_s = await access.limiter.wait_s(bucket, per_minute)
         if wait_s > 0:
             self.limited.labels(needed.value).inc()
             retry = str(max(1, int(wait_s + 0.999)))
@@ -193,7 +195,9 @@ class AccessMiddleware:
             return None
         return key
 
-    async def _refuse(self, send: Send, status: int, reason: str, detail: str, challenge: str) -> None:
+    async def _refuse(
+        self, send: Send, status: int, reason: str, detail: str, challenge: str
+    ) -> None:
         self.failures.labels(reason).inc()
         title, slug = (
             ("Unauthorized", "unauthorized") if status == 401 else ("Forbidden", "forbidden")

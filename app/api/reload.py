@@ -65,7 +65,7 @@ class Reloader:
                 runtime = await asyncio.to_thread(load_runtime, self.settings, self.engine)
             except SQLAlchemyError:
                 self.meter.reloads.labels("failed").inc()
-                log.error("reload of generation %d failed: the database does not answer", generation)
+                log.error("reload of generation %d failed: no database", generation)
                 raise UpstreamError("the database does not answer: nothing reloaded") from None
             self._swap(runtime, generation)
             self.meter.reloads.labels("done").inc()

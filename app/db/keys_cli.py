@@ -34,7 +34,8 @@ def _line(key: ApiKey) -> str:
     state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
     rate = f"{key.rate_per_min}/min" if key.rate_per_min is not None else "default rate"
     created = f"{key.created_at:%Y-%m-%d %H:%M}"
-    return f"{key.id}\t{key.shown}...\t{key.name}\t{format_scopes(key.scopes)}\t{rate}\t{created}\t{state}"
+    fields = (str(key.id), f"{key.shown}...", key.name, format_scopes(key.scopes), rate, created)
+    return "\t".join((*fields, state))
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -49,7 +50,8 @@ def _create(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     # The key alone on stdout (KEY=$(qpv keys create ...)); the rest on stderr.
-    print(f"created key {key.id} ({format_scopes(key.scopes)}): shown once, keep it", file=sys.stderr)
+    scopes = format_scopes(key.scopes)
+    print(f"created key {key.id} ({scopes}): shown once, keep it", file=sys.stderr)
     print(token)
     return 0
 

@@ -9,13 +9,7 @@ from sqlalchemy import create_engine
 from app.errors import NotReady
 from app.main import create_app
 from app.settings import Settings
-from tests.api.access_fixtures import (  # noqa: F401 (fixtures)
-    Closed,
-    bearer,
-    closed_app,
-    fresh_closed_app,
-    keyed_url,
-)
+from tests.api.access_fixtures import Closed, bearer
 
 POINT = "/v1/point?lat=48.88699&lon=2.35313"
 CSV = b"id;lat;lon\n0;48,88699;2,35313\n"
@@ -101,7 +95,8 @@ def test_probes_metrics_and_docs_need_no_key(closed_app: Closed, path: str) -> N
 
 def test_a_revoked_key_is_refused_and_a_created_one_works(closed_app: Closed) -> None:
     client, admin = closed_app.client, closed_app.auth("admin")
-    created = client.post("/v1/admin/keys", json={"name": "partner", "scopes": ["lookup"]}, headers=admin)
+    new = {"name": "partner", "scopes": ["lookup"]}
+    created = client.post("/v1/admin/keys", json=new, headers=admin)
     assert created.status_code == 201
     body = created.json()
     assert body["key"].startswith(body["shown"]) and body["scopes"] == ["lookup"]
