@@ -62,7 +62,8 @@ def _import(args: argparse.Namespace) -> int:
     geography = Geography(args.geography) if args.geography else None
     report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
     print(qpv_line(report, args.path))
-    _servers_reload(engine)
+    if report.created:
+        _servers_reload(engine)
     return 0
 
 
