@@ -1,4 +1,4 @@
-"""``POST /v1/admin/reload`` and the data generation: new data in every worker, no failed request."""
+"""``POST /v1/admin/reload`` and the data generation: new data in every worker, no failure."""
 
 from __future__ import annotations
 
