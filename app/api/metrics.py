@@ -78,6 +78,12 @@ class Metrics:
             ("provider", "kind"),
             registry=self.registry,
         )
+        self._access_counters()
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._lookup_children: dict[tuple[str, str], Any] = {}
+
+    def _access_counters(self) -> None:
+        """Refusals by access control and rate limits, and reloads."""
         self.auth_failures = Counter(
             "qpv_auth_failures",
             "Requests refused by access control, by reason (missing, invalid, scope)",
@@ -101,8 +107,6 @@ class Metrics:
             ("outcome",),
             registry=self.registry,
         )
-        self._request_children: dict[tuple[str, str, int], Any] = {}
-        self._lookup_children: dict[tuple[str, str], Any] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request (children cached: this runs on every request)."""
