@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.metrics import Metrics
+from app.api.ratelimit import RateLimiter
 from app.main import create_app
 from app.settings import Settings
 from tests.api.access_fixtures import add_key, bearer, closed_settings
+from tests.jobs.conftest import JOBS_REDIS
 
 POINT = "/v1/point?lat=48.88699&lon=2.35313"
 SettingsOf = Callable[..., Settings]
@@ -82,3 +87,24 @@ def test_requests_go_through_unlimited_and_counted_when_redis_is_down(
         metrics = client.get("/metrics").text
     assert statuses == [200] * 4
     assert "qpv_ratelimit_unavailable_total 4.0" in metrics
+
+
+def test_requests_taken_in_batches_never_exceed_the_limit_across_workers(
+    session_namespace: str,
+) -> None:
+    async def run() -> tuple[int, float]:
+        # Two workers' limiters on one bucket; 1,200 a minute: taken two at a time.
+        limiters = [
+            RateLimiter(JOBS_REDIS, f"{session_namespace}-batch", 0.25, Metrics()) for _ in range(2)
+        ]
+        started, allowed = time.monotonic(), 0
+        for i in range(1500):
+            allowed += await limiters[i % 2].wait_s("key", 1200) == 0
+        elapsed = time.monotonic() - started
+        for limiter in limiters:
+            await limiter.aclose()
+        return allowed, elapsed
+
+    allowed, elapsed = asyncio.run(run())
+    refilled = int(elapsed * 1200 / 60) + 1
+    assert 1200 - 2 <= allowed <= 1200 + refilled  # the burst, less a lease's leftovers
