@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections import Counter
@@ -21,7 +22,13 @@ from app.db.session import make_engine
 from app.main import create_app
 from app.settings import Settings
 from tests.api.access_fixtures import Closed
-from tests.conftest import DIVISIONS_TGZ, QPV2015_SHP, QPV2024_GEOJSON, running_server
+from tests.conftest import (
+    DIVISIONS_TGZ,
+    QPV2015_SHP,
+    QPV2024_GEOJSON,
+    free_port,
+    running_server,
+)
 from tests.jobs.conftest import wait_for
 
 # A point in a 2024 QPV of Paris 18e; asked in each geography.
@@ -124,3 +131,33 @@ def test_a_reload_needs_an_admin_key_in_a_closed_service(closed_app: Closed) -> 
     reloaded = client.post("/v1/admin/reload", headers=closed_app.auth("admin"))
     assert reloaded.status_code == 200
     assert reloaded.json()["generation"] >= 1
+
+
+def test_every_uvicorn_worker_of_qpv_serve_reloads(url: str, tmp_path: Path) -> None:
+    from tests.test_serve import serve, wait_ready
+
+    port = free_port()
+    env = {
+        "QPV_DATABASE_URL": url,
+        "QPV_GEOCODERS": "[]",
+        "QPV_METRICS_DIR": str(tmp_path / "metrics"),  # reloads added up over the workers
+        "QPV_RELOAD_POLL_S": "0.5",
+    }
+    process = serve(env, port, 2, tmp_path / "server.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        import_qpv_file(make_engine(url), QPV2024_GEOJSON)
+        assert httpx.post(f"{base}/v1/admin/reload", timeout=120).status_code == 200
+
+        def reloads() -> float:
+            text = httpx.get(f"{base}/metrics", timeout=10).text
+            found = re.search(r'^qpv_reloads_total\{outcome="done"\} (\S+)$', text, re.M)
+            return float(found.group(1)) if found else 0.0
+
+        wait_for(lambda: reloads() == 2, timeout=120, what="both workers reloaded")
+        statuses = {httpx.get(base + POINT + "2024", timeout=10).status_code for _ in range(20)}
+        assert statuses == {200}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
