@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
@@ -9,7 +11,7 @@ from sqlalchemy import create_engine
 from app.errors import NotReady
 from app.main import create_app
 from app.settings import Settings
-from tests.api.access_fixtures import Closed, bearer
+from tests.api.access_fixtures import Closed, bearer, closed_settings
 
 POINT = "/v1/point?lat=48.88699&lon=2.35313"
 CSV = b"id;lat;lon\n0;48,88699;2,35313\n"
@@ -174,3 +176,22 @@ def test_an_open_service_lets_every_request_in_and_documents_no_key(
     with TestClient(create_app(settings)) as client:
         assert client.get(POINT).status_code == 200
         assert "securitySchemes" not in client.get("/openapi.json").json().get("components", {})
+
+
+def test_a_cors_preflight_needs_no_key_and_a_refusal_carries_the_cors_headers(
+    keyed_url: str, session_namespace: str, tmp_path: Path
+) -> None:
+    settings = closed_settings(
+        keyed_url, session_namespace, tmp_path, cors_origins=["https://admissions.example"]
+    )
+    origin = {"Origin": "https://admissions.example"}
+    with TestClient(create_app(settings)) as client:
+        preflight = client.options(
+            "/v1/point",
+            headers={**origin, "Access-Control-Request-Method": "GET"},
+        )
+        refused = client.get(POINT, headers=origin)
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://admissions.example"
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == "https://admissions.example"
