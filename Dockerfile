@@ -6,6 +6,16 @@
 
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
+# --- web: the web page's scripts, styles and fonts, bundled from npm (web/package-lock.json) -
+FROM node:20.19-bookworm-slim AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY web/build.mjs ./
+COPY web/src ./src
+# build.mjs writes ../app/web/static
+RUN mkdir -p /src/app/web && npm run build
+
 # --- build: a virtual environment with the runtime dependencies and the app ---------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -19,6 +29,7 @@ RUN mkdir app && touch app/__init__.py \
     && /opt/venv/bin/pip install . \
     && /opt/venv/bin/pip uninstall --yes qpv-service
 COPY app ./app
+COPY --from=web /src/app/web/static ./app/web/static
 COPY migrations ./migrations
 COPY geodata ./geodata
 COPY alembic.ini ./

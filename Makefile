@@ -13,12 +13,23 @@ METRICS_DIR ?= var/metrics
 # A PostgreSQL URL needs the PostGIS package and the server; SQLite needs nothing.
 POSTGRES_URL := $(findstring postgresql,$(QPV_DATABASE_URL))
 JOB_WORKERS ?= 2
+# Playwright drives Debian's chromium (executable_path): never a browser download of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: setup runtime data run test lint postgis chromium nginx services wrk bench clean
+.PHONY: setup runtime web data run test e2e lint postgis chromium nginx services wrk bench clean
 
 # Two steps: `make run` needs the runtime dependencies only, tests and lint add the dev extra.
-runtime: $(VENV)/.runtime
-setup: $(VENV)/.dev
+runtime: $(VENV)/.runtime web
+setup: $(VENV)/.dev web
+
+# The web page's scripts, styles and fonts, from npm (web/package-lock.json) into the package
+# (app/web/static, not committed); node 20 and npm are on every machine. Rebuilt when a source
+# or the lock file changes. --ignore-scripts: no package runs code at install.
+WEB_STAMP := app/web/static/.built
+web: $(WEB_STAMP)
+$(WEB_STAMP): web/package-lock.json web/build.mjs $(wildcard web/src/*)
+	cd web && npm ci --ignore-scripts --no-audit --no-fund && npm run build
+	touch $@
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,9 +83,14 @@ services:
 test: setup postgis chromium nginx services
 	$(BIN)/pytest
 
+# The docker-compose topology as real processes (deploy/topology.py): a PostGIS cluster of its
+# own, `qpv setup`, two replicas behind nginx, a job worker; end to end and under faults.
+e2e: setup postgis nginx services
+	$(BIN)/pytest --topology tests/deploy/test_topology.py
+
 lint: setup
-	$(BIN)/ruff check app tests bench migrations
-	$(BIN)/ruff format --check app tests bench migrations
+	$(BIN)/ruff check app tests bench migrations deploy
+	$(BIN)/ruff format --check app tests bench migrations deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -95,4 +111,4 @@ bench: setup data postgis services wrk
 	$(BIN)/python -m bench.bench_jobs --rows 100000 --workers 2
 
 clean:
-	rm -rf var $(VENV)
+	rm -rf var $(VENV) web/node_modules app/web/static

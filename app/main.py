@@ -10,13 +10,25 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import logs
-from app.api import access, docs, metrics, middleware, problems, reload
-from app.api.routes import addresses, admin, batch, datasets, gaps, health, jobs, points, quartiers
+from app.api import access, docs, metrics, middleware, problems, reload, web
+from app.api.routes import (
+    addresses,
+    admin,
+    batch,
+    datasets,
+    gaps,
+    health,
+    jobs,
+    maps,
+    points,
+    quartiers,
+)
 from app.db.migrate import require_schema
 from app.db.session import make_engine
 from app.errors import NotReady
 from app.jobs.service import Jobs
 from app.settings import Settings
+from app.spatial.shapes import LayerCache
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.index = None
     app.state.divisions = None
     app.state.geocoders = {}
+    app.state.map_layers = LayerCache()  # simplified map polygons, built on demand
     _install(app, settings, meter)
     return app
 
@@ -88,6 +101,7 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         quartiers.router,
         datasets.router,
         gaps.router,
+        maps.router,
         admin.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
@@ -95,3 +109,4 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
     # Last: routes are tried in order, and the lookups are the hot path.
     app.include_router(metrics.router)
     docs.install(app)
+    web.install(app, settings)

@@ -104,6 +104,30 @@ class Settings(BaseSettings):
     cache_max_age_s: int = Field(
         default=300, ge=0, description="Cache-Control max-age of /v1/qpv* and /v1/datasets"
     )
+    # The web page's map: no basemap by default (works offline); an operator may name a
+    # raster tile URL template, whose origin the page's CSP then allows for images.
+    web_basemap_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s'\"]+/\S*\{z\}\S*$",
+        description="raster tiles of the web map, e.g. https://tiles.example/{z}/{x}/{y}.png",
+    )
+    web_basemap_attribution: str = Field(default="", description="credit shown on the map")
+
+    # Imports (issue 10): a QPV file past these limits is refused unless `--force` is given.
+    # The changes are relative to the dataset in use of the same geography (0.1 = 10 %).
+    import_max_vertices: int = Field(default=100_000, ge=4, description="vertices of one quartier")
+    import_max_count_change: float = Field(
+        default=0.1, ge=0, description="change in the number of QPV"
+    )
+    import_max_codes_gone: float = Field(
+        default=0.1, ge=0, le=1, description="share of the codes in use absent from the new file"
+    )
+    import_max_area_change: float = Field(default=0.1, ge=0, description="change of the total area")
+    import_max_quartier_area_change: float = Field(
+        default=0.5, ge=0, description="area change of any quartier present in both"
+    )
+    # GET /v1/qpv/{code}: a geometry past this many vertices is a 413 that asks for ?simplify=.
+    geometry_max_vertices: int = Field(default=20_000, ge=4)
 
     # Access control and limits (issue 12): API keys with scopes, per-key rate limits in Redis.
     open_access: bool = Field(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp
 from app.db.migrate import upgrade
 from app.geocoding.local import LocalGeocoder
 from app.spatial.index import QpvIndex
+from deploy.topology import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GEODATA = Path(os.environ.get("QPV_DATA_DIR", ROOT.parent / "shared" / "geodata")).resolve()
@@ -84,11 +84,27 @@ BACKENDS = ["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
 POSTGIS_FIXTURES = frozenset({"postgis_url", "loaded_postgis_url"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that asks for a PostGIS fixture by name."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--topology``: run the end-to-end tests over the compose topology (``make e2e``)."""
+    parser.addoption(
+        "--topology",
+        action="store_true",
+        help="run the tests marked topology: real PostGIS, replicas, workers, nginx",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that asks for a PostGIS fixture by name; keep the topology tests for
+    ``--topology`` (each brings up a whole deployment: `make e2e`, run by .ci/run)."""
     for item in items:
         if POSTGIS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgis)
+    if config.getoption("--topology"):
+        return
+    deselected = [item for item in items if item.get_closest_marker("topology")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("topology")]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -215,14 +231,6 @@ def admissions_csv(admissions: Any, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.mktemp("admissions") / "admissions-tagged.csv"
     example.tagged_file(admissions).to_csv(path, index=False)
     return path
-
-
-def free_port() -> int:
-    """A loopback port free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 @contextmanager

@@ -38,6 +38,7 @@ ROUTE_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/v1/address", KeyScope.LOOKUP),
     ("/v1/qpv", KeyScope.LOOKUP),
     ("/v1/datasets", KeyScope.LOOKUP),
+    ("/v1/map", KeyScope.LOOKUP),
     ("/v1/batch", KeyScope.BATCH),
     ("/v1/jobs", KeyScope.BATCH),
     ("/v1/gaps", KeyScope.BATCH),

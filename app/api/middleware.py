@@ -43,6 +43,17 @@ SECURITY_HEADERS = (
 )
 # Answers that change only with the dataset: validators and caching.
 CACHED_PREFIXES = ("/v1/qpv", "/v1/datasets")
+
+
+def security_headers(basemap_url: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers above, the CSP letting images come from the web map's basemap, if any."""
+    if not basemap_url:
+        return SECURITY_HEADERS
+    origin = "/".join(basemap_url.split("/", 3)[:3])  # scheme://host[:port]
+    csp = CSP.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+    return (*SECURITY_HEADERS[:-1], (b"content-security-policy", csp.encode()))
+
+
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -115,6 +126,7 @@ class ServiceMiddleware:
         self.timeout = settings.request_timeout_s
         self.access_log = settings.access_log
         self.cache_control = f"public, max-age={settings.cache_max_age_s}".encode()
+        self.security_headers = security_headers(settings.web_basemap_url)
         self.watchdog = _Watchdog(min(1.0, self.timeout / 4))
         # Ids made here: a random prefix per process and a counter (unique across replicas,
         # and cheaper than a uuid per request).
@@ -129,7 +141,7 @@ class ServiceMiddleware:
             return
         request_id = _request_id(scope, self._next_id)
         token = REQUEST_ID.set(request_id)
-        extra = (*SECURITY_HEADERS, (b"x-request-id", request_id.encode()))
+        extra = (*self.security_headers, (b"x-request-id", request_id.encode()))
         started = time.perf_counter()
         status = 500
         task = asyncio.current_task()

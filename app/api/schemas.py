@@ -181,6 +181,12 @@ class DatasetOut(DatasetRef):
     repaired_count: int
     source_crs: str | None
     in_use: bool = Field(False, description="whether the index answers from this dataset")
+    state: str = Field(
+        "current",
+        description="`current`: the dataset of its geography in the database (the service "
+        "answers from it after a restart); `previous`: kept, `qpv data use ID` brings it back",
+    )
+    member: str = Field("", description="the file read inside a zip archive, if any")
 
     @classmethod
     def stored(cls, info: DatasetInfo, in_use: bool) -> DatasetOut:
@@ -193,6 +199,8 @@ class DatasetOut(DatasetRef):
             repaired_count=info.repaired_count,
             source_crs=info.source_crs,
             in_use=in_use,
+            state=info.state,
+            member=info.member,
         )
 
 

@@ -30,7 +30,16 @@ def register(groups: Any) -> None:
     imp.add_argument("--geography", choices=[g.value for g in Geography])
     imp.add_argument("--member", help="file to read inside a zip archive")
     imp.add_argument("--crs", help="CRS of a file that declares none, e.g. EPSG:2154")
+    imp.add_argument(
+        "--force", action="store_true", help="use it even past the QPV_IMPORT_MAX_* limits"
+    )
     imp.set_defaults(func=_import)
+
+    listing = commands.add_parser("list", help="every stored QPV dataset and its state")
+    listing.set_defaults(func=_list)
+    use = commands.add_parser("use", help="make a stored dataset current again (undo an import)")
+    use.add_argument("dataset_id", type=int, metavar="DATASET_ID")
+    use.set_defaults(func=_use)
 
     sync = commands.add_parser(
         "sync",
@@ -54,16 +63,53 @@ def register(groups: Any) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from app.data.importer import import_qpv_file
+    from app.data.importer import ImportOptions, import_qpv_file
+    from app.data.plausibility import ImportLimits
     from app.data.sync import qpv_line
     from app.db.session import open_database
 
-    engine = open_database(Settings().database_url)
+    settings = Settings()
+    engine = open_database(settings.database_url)
     geography = Geography(args.geography) if args.geography else None
-    report = import_qpv_file(engine, args.path, geography, member=args.member, crs=args.crs)
+    options = ImportOptions(limits=ImportLimits.of(settings), force=args.force)
+    report = import_qpv_file(
+        engine, args.path, geography, member=args.member, crs=args.crs, options=options
+    )
     print(qpv_line(report, args.path))
-    if report.created:
+    if report.outcome in ("imported", "made current"):
         _servers_reload(engine)
+    if report.changes is not None:
+        print(f"changes: {report.changes}")
+    return 0
+
+
+def _list(_args: argparse.Namespace) -> int:
+    from app.data.importer import list_datasets
+    from app.db.session import open_database
+
+    datasets = list_datasets(open_database(Settings().database_url))
+    if not datasets:
+        print("no QPV dataset: run `qpv data sync` or `qpv data import FILE`")
+    for d in datasets:
+        print(
+            f"{d.id}\t{d.state}\t{d.geography}\t{d.feature_count} QPV\t"
+            f"{d.imported_at:%Y-%m-%d %H:%M}\t{d.version}\t{d.source_name}"
+        )
+    return 0
+
+
+def _use(args: argparse.Namespace) -> int:
+    from app.data.importer import use_dataset
+    from app.db.session import open_database
+
+    engine = open_database(Settings().database_url)
+    dataset = use_dataset(engine, args.dataset_id)
+    _servers_reload(engine)
+    print(
+        f"dataset {dataset.id} ({dataset.source_name}, {dataset.feature_count} QPV) is now "
+        f"the current {dataset.geography} dataset; running servers answer from it within "
+        "QPV_RELOAD_POLL_S"
+    )
     return 0
 
 
@@ -76,11 +122,14 @@ def _servers_reload(engine: Engine) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from app.data.importer import ImportOptions
+    from app.data.plausibility import ImportLimits
     from app.data.sync import sync_ban, sync_sources
     from app.db.session import open_database
 
     settings = Settings()
     engine = open_database(settings.database_url)
+    options = ImportOptions(limits=ImportLimits.of(settings), reactivate=False)
     lines: list[SyncLine] = []
     imported = False
     try:
@@ -90,6 +139,7 @@ def _sync(args: argparse.Namespace) -> int:
             settings.download_dir,
             settings.sources_manifest,
             offline=args.offline,
+            options=options,
         ):
             print(line, flush=True)
             lines.append(line)
@@ -97,7 +147,7 @@ def _sync(args: argparse.Namespace) -> int:
             for line in sync_ban(engine, settings.data_dir / "ban"):
                 print(line, flush=True)
                 imported = imported or line.outcome == "imported"
-        if imported or any(line.outcome == "imported" for line in lines):
+        if imported or any(line.outcome in ("imported", "made current") for line in lines):
             _servers_reload(engine)
     finally:
         engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -13,11 +14,12 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from app.data.plausibility import ImportLimits
 from app.db.records import DatasetRecord, QpvRow
 from app.errors import ImportRefused, UnknownDepartement
 from app.hashing import file_sha256
 from app.spatial.geography import CODE_PATTERNS, Geography, departement_of_code
-from app.spatial.territories import territory_of_departement
+from app.spatial.territories import TERRITORY_BY_KEY, territory_of_departement
 
 # Field names of both official schemas (and a few seen in regional re-publications), lower case.
 CODE_FIELDS = ("code_qp", "code_quartier", "code")
@@ -35,14 +37,14 @@ def qpv_file_sha256(path: Path) -> str:
     return file_sha256(*(p for p in (path.with_suffix(e) for e in SIDECARS) if p.exists()))
 
 
-def _ogr_path(path: Path, member: str | None) -> str:
-    """The path GDAL reads: the file itself, or the chosen member of a zip archive."""
+def archive_member(path: Path, member: str | None) -> str:
+    """The member of a zip archive an import reads ("" for a plain file); part of its key."""
     if path.suffix.lower() != ".zip":
-        return str(path)
+        return ""
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.lower().endswith(READABLE)]
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ImportRefused(f"{path.name} is not a readable zip archive: {exc}") from None
     if member is not None:
         chosen = [n for n in names if Path(n).name == member or n == member]
@@ -56,7 +58,12 @@ def _ogr_path(path: Path, member: str | None) -> str:
             f"{path.name} holds {len(names)} readable files; name the one to import with "
             f"--member (found: {', '.join(sorted(Path(n).name for n in names)) or 'none'})"
         )
-    return f"/vsizip/{path}/{chosen[0]}"
+    return chosen[0]
+
+
+def _ogr_path(path: Path, member: str) -> str:
+    """The path GDAL reads: the file itself, or the chosen member of a zip archive."""
+    return f"/vsizip/{path}/{member}" if member else str(path)
 
 
 def _pick(fields: dict[str, np.ndarray[Any, Any]], names: tuple[str, ...]) -> Any:
@@ -150,11 +157,15 @@ def _check_codes(name: str, codes: list[str]) -> list[str]:
     return territories
 
 
-def _read_raw(path: Path, member: str | None) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+def _read_raw(path: Path, member: str) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """The metadata, WKB geometries and lower-cased fields of the file (or archive member)."""
     ogr_path = _ogr_path(path, member)
     try:
-        meta, _fids, wkb, field_data = pyogrio.raw.read(ogr_path)
+        with warnings.catch_warnings():
+            # GDAL's warnings (an unclosed ring) would print beside the one-line error;
+            # the checks that follow refuse what they announce.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            meta, _fids, wkb, field_data = pyogrio.raw.read(ogr_path)
     except Exception as exc:  # GDAL raises several types; all mean "unreadable"
         raise ImportRefused(f"{path.name} could not be read as a vector file: {exc}") from None
     if len(wkb) == 0:
@@ -168,8 +179,8 @@ def _source_crs(name: str, declared: str | None) -> CRS:
         raise ImportRefused(f"{name} declares no CRS; give it with --crs (e.g. EPSG:2154)")
     try:
         return CRS.from_user_input(declared)
-    except CRSError:
-        raise ImportRefused(f"{name}: {declared!r} is not a known CRS") from None
+    except (CRSError, ValueError, TypeError):
+        raise ImportRefused(f"{name}: {declared[:100]!r} is not a known CRS") from None
 
 
 def _why_not_polygonal(geom: shapely.Geometry) -> str:
@@ -180,14 +191,72 @@ def _why_not_polygonal(geom: shapely.Geometry) -> str:
     return f"a {geom.geom_type}, not a polygon"
 
 
+def _vertex_counts(name: str, codes: list[str], geoms: Any, max_vertices: int) -> None:
+    """Refuses quartiers past the vertex limit (a runaway export would be served whole)."""
+    counts = shapely.get_num_coordinates(geoms)
+    big = [
+        f"{_feature(int(i), codes[i])}: {counts[i]:,} vertices"
+        for i in np.flatnonzero(counts > max_vertices)
+    ]
+    if big:
+        limit = f"{max_vertices:,} (QPV_IMPORT_MAX_VERTICES)"
+        raise _refused(name, f"with more vertices than the limit of {limit}", big)
+
+
+def _finite(name: str, codes: list[str], geoms: Any, problem: str) -> None:
+    """Refuses features with a NaN or infinite coordinate."""
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    bad = np.unique(owner[~np.isfinite(coords).all(axis=1)])
+    if bad.size:
+        raise _refused(name, problem, [_feature(int(i), codes[i]) for i in bad])
+
+
+def _inside(name: str, codes: list[str], geoms: Any, territories: list[str], crs: CRS) -> None:
+    """Refuses features that reach outside the box of their code's territory."""
+    bounds = shapely.bounds(geoms)
+    boxes = np.array([TERRITORY_BY_KEY[key].bbox for key in territories])
+    outside = (bounds[:, :2] < boxes[:, :2]).any(axis=1) | (bounds[:, 2:] > boxes[:, 2:]).any(
+        axis=1
+    )
+    bad = [
+        f"{_feature(int(i), codes[i])} spans {', '.join(f'{v:.6g}' for v in bounds[i])}, "
+        f"outside {TERRITORY_BY_KEY[territories[i]].name}"
+        for i in np.flatnonzero(outside)
+    ]
+    if not bad:
+        return
+    hint = ""
+    if (np.abs(bounds[:, [0, 2]]) > 180).any() or (np.abs(bounds[:, [1, 3]]) > 90).any():
+        hint = (
+            f" (not longitude/latitude: if {crs.to_string()} is not the file's CRS, "
+            "give the right one with --crs, e.g. EPSG:2154)"
+        )
+    raise _refused(name, f"outside their territory{hint}", bad)
+
+
 def _geometries(
-    name: str, codes: list[str], wkb: Any, crs: CRS
+    name: str, codes: list[str], wkb: Any, crs: CRS, territories: list[str], max_vertices: int
 ) -> tuple[list[shapely.MultiPolygon], int]:
     """Every feature's geometry in WGS84, repaired, as a MultiPolygon; refuses unusable ones."""
     missing = [_feature(i, c) for i, (c, g) in enumerate(zip(codes, wkb, strict=True)) if g is None]
     if missing:
         raise _refused(name, "without geometry", missing)
-    geoms = _to_wgs84(shapely.from_wkb(wkb), crs)
+    # A NaN vertex can leave a ring that GEOS cannot close: one refusal, not a traceback.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the refusal below says it, once
+        source = shapely.from_wkb(wkb, on_invalid="ignore")
+    unreadable = [
+        _feature(i, c) for i, (c, g) in enumerate(zip(codes, source, strict=True)) if g is None
+    ]
+    if unreadable:
+        raise _refused(
+            name, "with a geometry that does not read (NaN or unclosed ring)", unreadable
+        )
+    _vertex_counts(name, codes, source, max_vertices)
+    _finite(name, codes, source, "with a coordinate that is not a finite number")
+    geoms = _to_wgs84(source, crs)
+    _finite(name, codes, geoms, f"with coordinates that do not project from {crs.to_string()}")
+    _inside(name, codes, geoms, territories, crs)
     multipolygons, repaired = _repair(geoms)
     empty = [
         f"{_feature(i, code)}: {_why_not_polygonal(geoms[i])}"
@@ -211,11 +280,13 @@ def read_qpv_file(
     geography: Geography | None = None,
     member: str | None = None,
     crs: str | None = None,
+    max_vertices: int | None = None,
 ) -> DatasetRecord:
     """Read, reproject to WGS84, repair and check one QPV file; ImportRefused if it is unusable."""
     if not path.is_file():
         raise ImportRefused(f"{path} does not exist or is not a file")
-    meta, wkb, fields = _read_raw(path, member)
+    chosen = archive_member(path, member)
+    meta, wkb, fields = _read_raw(path, chosen)
     source_crs = _source_crs(path.name, crs or meta.get("crs"))
     codes_col = _pick(fields, CODE_FIELDS)
     if codes_col is None or _pick(fields, NAME_FIELDS) is None:
@@ -226,7 +297,14 @@ def read_qpv_file(
     codes = [str(c).strip() if c is not None else "" for c in codes_col]
     found = _detect_geography(path.name, codes, geography)
     territories = _check_codes(path.name, codes)
-    multipolygons, repaired = _geometries(path.name, codes, wkb, source_crs)
+    multipolygons, repaired = _geometries(
+        path.name,
+        codes,
+        wkb,
+        source_crs,
+        territories,
+        ImportLimits.default().max_vertices if max_vertices is None else max_vertices,
+    )
     names = _text_column(fields, NAME_FIELDS, len(codes))
     communes = _text_column(fields, COMMUNE_FIELDS, len(codes))
     insee_codes = _text_column(fields, INSEE_FIELDS, len(codes))
@@ -246,7 +324,8 @@ def read_qpv_file(
         geography=found,
         rows=rows,
         sha256=qpv_file_sha256(path),
-        source_name=path.name if member is None else f"{path.name}/{member}",
+        source_name=f"{path.name}/{Path(chosen).name}" if chosen else path.name,
         source_crs=source_crs.to_string(),
         repaired_count=repaired,
+        member=chosen,
     )

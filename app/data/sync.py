@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from app.data.ban_import import import_ban_files
 from app.data.divisions import import_divisions
-from app.data.importer import ImportReport, import_qpv_file
+from app.data.importer import ImportOptions, ImportReport, import_qpv_file
 from app.data.sources import DIVISIONS, QPV, Source, fetch, find_local, load_manifest
 from app.db import ban_repository
 from app.hashing import file_sha256
@@ -52,8 +52,14 @@ def sync_sources(
     download_dir: Path,
     manifest: Path | None = None,
     offline: bool = False,
+    options: ImportOptions | None = None,
 ) -> Iterator[SyncLine]:
-    """Import the administrative divisions, then every QPV geography, unless already there."""
+    """Import the administrative divisions, then every QPV geography, unless already there.
+
+    A file already imported is left as it is, current or not: sync adds what is missing and
+    never undoes an operator's `qpv data use`.
+    """
+    options = options or ImportOptions(reactivate=False)
     with httpx.Client(timeout=60, follow_redirects=True) as client:
         for source in load_manifest(manifest, DIVISIONS):
             path = _path(source, data_dir, download_dir, client, offline)
@@ -73,14 +79,18 @@ def sync_sources(
                 yield SyncLine("missing", f"no {source.geography} file under {data_dir}")
                 continue
             member = source.member if path.suffix.lower() == ".zip" else None
-            yield qpv_line(import_qpv_file(engine, path, source.geography, member=member), path)
+            imported = import_qpv_file(
+                engine, path, source.geography, member=member, options=options
+            )
+            yield qpv_line(imported, path)
 
 
 def qpv_line(report: ImportReport, path: Path) -> SyncLine:
     """What a QPV import did, in one line."""
     return SyncLine(
-        "imported" if report.created else "already imported",
-        f"{path.name} -> dataset {report.dataset_id}, geography {report.geography}, "
+        report.outcome,
+        f"{path.name} -> dataset {report.dataset_id} ({report.dataset.state}), "
+        f"geography {report.geography}, "
         f"{report.feature_count} QPV ({report.repaired_count} geometries repaired), "
         f"sha256 {report.sha256[:12]}",
     )

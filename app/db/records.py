@@ -32,3 +32,4 @@ class DatasetRecord:
     source_name: str
     source_crs: str
     repaired_count: int
+    member: str = ""  # the archive member read, "" for a plain file

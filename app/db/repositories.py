@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Dataset, Qpv, QpvGrid
@@ -25,12 +25,16 @@ def dataset_info(dataset: Dataset) -> DatasetInfo:
         imported_at=dataset.imported_at,
         source_url=dataset.source_url,
         source_crs=dataset.source_crs,
+        member=dataset.member,
+        state=dataset.state,
     )
 
 
-def find_dataset_by_sha(session: Session, sha256: str) -> DatasetInfo | None:
-    """The dataset imported from a file with this content hash, if any."""
-    dataset = session.scalar(select(Dataset).where(Dataset.sha256 == sha256))
+def find_dataset_by_sha(session: Session, sha256: str, member: str = "") -> DatasetInfo | None:
+    """The dataset imported from a file with this content hash (and archive member), if any."""
+    dataset = session.scalar(
+        select(Dataset).where(Dataset.sha256 == sha256, Dataset.member == member)
+    )
     return dataset_info(dataset) if dataset is not None else None
 
 
@@ -52,6 +56,7 @@ def add_dataset(
         feature_count=len(record.rows),
         repaired_count=record.repaired_count,
         source_crs=record.source_crs,
+        member=record.member,
         imported_at=datetime.now(UTC),
     )
     session.add(dataset)
@@ -72,13 +77,29 @@ def add_dataset(
             for row in record.rows
         ],
     )
+    make_current(session, dataset.id)
+    return dataset_info(dataset)
+
+
+def make_current(session: Session, dataset_id: int) -> DatasetInfo | None:
+    """Make one dataset the current one of its geography, the others previous (caller commits)."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        return None
+    session.execute(
+        update(Dataset)
+        .where(Dataset.geography == dataset.geography, Dataset.id != dataset_id)
+        .values(state="previous")
+    )
+    session.execute(update(Dataset).where(Dataset.id == dataset_id).values(state="current"))
+    session.refresh(dataset)
     return dataset_info(dataset)
 
 
 def current_datasets(session: Session) -> list[DatasetInfo]:
-    """The dataset in use for each geography: the most recently imported one."""
-    latest = select(func.max(Dataset.id)).group_by(Dataset.geography).scalar_subquery()
-    return [dataset_info(d) for d in session.scalars(select(Dataset).where(Dataset.id.in_(latest)))]
+    """The dataset in use for each geography: the one marked current."""
+    query = select(Dataset).where(Dataset.state == "current").order_by(Dataset.geography)
+    return [dataset_info(d) for d in session.scalars(query)]
 
 
 def all_datasets(session: Session) -> list[DatasetInfo]:

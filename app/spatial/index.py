@@ -16,6 +16,7 @@ from app.codes import commune_code
 from app.errors import CorruptGrid, GeographyNotLoaded, InvalidInput
 from app.folding import fold
 from app.spatial.communes import CommuneIndex
+from app.spatial.features import FeatureCache
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.grid import CellGrid
 from app.spatial.records import DatasetInfo, QpvInfo, QpvSource
@@ -194,6 +195,8 @@ class GeographyIndex:
     communes: CommuneIndex
     by_code: dict[str, int]  # code -> id
     codes: NDArray[np.object_]  # id -> code, for array answers
+    # Serialised /v1/qpv/{code} answers of this dataset (a dataset never changes).
+    served: FeatureCache = field(default_factory=FeatureCache, repr=False)
 
     @classmethod
     def build(

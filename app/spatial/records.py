@@ -38,6 +38,8 @@ class DatasetInfo:
     imported_at: datetime
     source_url: str | None = None
     source_crs: str | None = None
+    member: str = ""  # the archive member it was read from, "" for a plain file
+    state: str = "current"  # "current": the one its geography answers from; else "previous"
 
     @property
     def version(self) -> str:

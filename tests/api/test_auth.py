@@ -22,6 +22,7 @@ ROUTES = [
     ("GET", "/v1/qpv?limit=1", "lookup"),
     ("GET", "/v1/qpv/QN07501M", "lookup"),
     ("GET", "/v1/datasets", "lookup"),
+    ("GET", "/v1/map/qpv?band=0", "lookup"),
     ("POST", "/v1/batch", "batch"),
     ("POST", "/v1/batch/csv", "batch"),
     ("GET", "/v1/jobs/nope", "batch"),

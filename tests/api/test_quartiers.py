@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import shapely
 from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from app.spatial.geography import Geography
 
 BONDY_2015 = {"QP093012", "QP093013", "QP093014"}
 BONDY_2024 = {"QN09312I", "QN09313I", "QN09314M"}
@@ -86,11 +93,59 @@ def test_unknown_or_malformed_requests_are_problems(
 
 def test_datasets_show_provenance_and_what_is_in_use(client: TestClient) -> None:
     datasets = client.get("/v1/datasets").json()
-    assert {(d["geography"], d["feature_count"], d["in_use"]) for d in datasets} == {
-        ("2015", 1514, True),
-        ("2024", 1584, True),
-    }
+    assert {
+        (d["geography"], d["feature_count"], d["in_use"], d["state"], d["member"]) for d in datasets
+    } == {("2015", 1514, True, "current", ""), ("2024", 1584, True, "current", "")}
     assert all(len(d["sha256"]) == 64 for d in datasets)
+
+
+def _vertices(geometry: dict[str, Any]) -> int:
+    return int(shapely.get_num_coordinates(shapely.geometry.shape(geometry)))
+
+
+def test_a_geometry_is_simplified_on_request_within_the_metres_asked(client: TestClient) -> None:
+    exact = client.get("/v1/qpv/QN07511M").json()["geometry"]
+    response = client.get("/v1/qpv/QN07511M", params={"simplify": 20})
+    assert response.status_code == 200
+    simplified = response.json()["geometry"]
+    assert simplified["type"] == "MultiPolygon"
+    assert 4 <= _vertices(simplified) < _vertices(exact)
+    distance = shapely.hausdorff_distance(
+        shapely.geometry.shape(exact), shapely.geometry.shape(simplified)
+    )
+    assert distance <= 20 / 111_320
+
+
+def test_a_geometry_answer_is_serialised_once_per_dataset(sqlite_client: TestClient) -> None:
+    first = sqlite_client.get("/v1/qpv/QN09312I", params={"simplify": 5})
+    second = sqlite_client.get("/v1/qpv/QN09312I", params={"simplify": 5})
+    assert first.content == second.content
+    geo = sqlite_client.app.state.index.geographies[Geography.QPV2024]  # type: ignore[attr-defined]
+    assert geo.served.get(("QN09312I", 5.0)) == first.content
+
+
+@pytest.mark.parametrize("simplify", ["-1", "nan", "inf", "10001", "abc"])
+def test_a_bad_simplification_is_a_422_problem(sqlite_client: TestClient, simplify: str) -> None:
+    response = sqlite_client.get("/v1/qpv/QN07511M", params={"simplify": simplify})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_geometry_past_the_vertex_limit_is_a_413_that_asks_for_simplify(
+    loaded_sqlite_url: str,
+) -> None:
+    settings = Settings(database_url=loaded_sqlite_url, geocoders=[], geometry_max_vertices=20)
+    with TestClient(create_app(settings)) as small:
+        response = small.get("/v1/qpv/QN07511M")
+        simplified = small.get("/v1/qpv/QN07511M", params={"simplify": 200})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].startswith("the geometry of QN07511M has ")
+    assert response.json()["detail"].endswith(
+        "vertices, past this server's limit of 20; ask for a simplified one with ?simplify=METRES"
+    )
+    assert simplified.status_code == 200
+    assert _vertices(simplified.json()["geometry"]) <= 20
 
 
 def test_probes_report_live_and_ready(client: TestClient) -> None:

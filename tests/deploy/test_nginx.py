@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 import socket
 import subprocess
 import time
@@ -15,29 +13,16 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
+from deploy.topology import NGINX, nginx_config
 from tests.api.test_metrics import sample
 from tests.conftest import free_port, running_server
 
-ROOT = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="Debian's nginx: `make test` installs it")
-
-
-def local_config(folder: Path, upstreams: list[str], port: int) -> Path:
-    """The repository's config with loopback upstreams, port and pid file."""
-    text = (ROOT / "deploy" / "nginx.conf").read_text()
-    hosts = iter(upstreams)
-    text = re.sub(r"server api\d+:8000", lambda _: f"server {next(hosts)}", text)
-    text = text.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    text = text.replace("pid /tmp/nginx.pid;", f"pid {folder / 'nginx.pid'};")
-    path = folder / "nginx.conf"
-    path.write_text(text)
-    return path
 
 
 def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
     assert NGINX is not None
-    config = local_config(tmp_path, ["127.0.0.1:1", "127.0.0.1:2"], free_port())
+    config = nginx_config(tmp_path, ["127.0.0.1:1", "127.0.0.1:2"], free_port())
     result = subprocess.run(
         [NGINX, "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(config)],
         capture_output=True,
@@ -60,7 +45,7 @@ def proxied(
         running_server(create_app(settings)) as two,
     ):
         port = free_port()
-        config = local_config(
+        config = nginx_config(
             folder, [one.removeprefix("http://"), two.removeprefix("http://")], port
         )
         nginx = subprocess.Popen(

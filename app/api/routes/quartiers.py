@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import shapely
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from app.api.deps import DivisionsDep, IndexDep, SettingsDep
+from app.api.problems import PROBLEM_RESPONSES
 from app.api.schemas import DatasetRef, QpvFeature, QpvPage, Quartier
 from app.errors import InvalidInput, NotFound
+from app.spatial.features import served_geometry
 from app.spatial.geography import Geography, geography_of_code
 from app.spatial.index import HEXAGONE
 
@@ -59,21 +60,40 @@ async def list_quartiers(
 @router.get(
     "/qpv/{code}",
     response_model=QpvFeature,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    responses={
+        200: {"content": {"application/geo+json": {}}},
+        413: {**PROBLEM_RESPONSES[422], "description": "Geometry past the vertex limit"},
+    },
 )
-async def get_quartier(index: IndexDep, code: str) -> JSONResponse:
+async def get_quartier(
+    index: IndexDep,
+    settings: SettingsDep,
+    code: str,
+    simplify: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=10_000,
+            allow_inf_nan=False,
+            description="simplify the geometry by this many metres (0: exact); a geometry "
+            "past the server's vertex limit is a 413 that asks for it",
+        ),
+    ] = 0,
+) -> Response:
     """One quartier as a GeoJSON Feature; the geography follows from the code's format."""
     code = code.strip().upper()
     geo = index.get(geography_of_code(code))
     position = geo.by_code.get(code)
     if position is None:
         raise NotFound(f"no quartier {code} in the {geo.geography} geography", code=code)
-    info = geo.infos[position]
-    properties: dict[str, Any] = Quartier.of(info).model_dump()
-    properties |= {"geography": str(geo.geography), "dataset": DatasetRef.of(geo.dataset)}
-    feature = QpvFeature(
-        id=code,
-        geometry=shapely.geometry.mapping(geo.geoms[position]),
-        properties=properties,
-    )
-    return JSONResponse(feature.model_dump(mode="json"), media_type="application/geo+json")
+    body = geo.served.get((code, simplify))
+    if body is None:
+        geometry = served_geometry(
+            code, geo.geoms[position], simplify, settings.geometry_max_vertices
+        )
+        properties: dict[str, Any] = Quartier.of(geo.infos[position]).model_dump()
+        properties |= {"geography": str(geo.geography), "dataset": DatasetRef.of(geo.dataset)}
+        feature = QpvFeature(id=code, geometry=geometry, properties=properties)
+        body = feature.model_dump_json().encode()
+        geo.served.put((code, simplify), body)
+    return Response(body, media_type="application/geo+json")

@@ -13,19 +13,24 @@ from app.db.types import Geometry, UTCDateTime
 
 
 class Dataset(Base):
-    """One imported file of one geography, with its provenance; the newest one is in use."""
+    """One imported file (or archive member) of one geography, with its provenance and state."""
 
     __tablename__ = "datasets"
+    # A re-import is recognised by content and member: two members of one zip are two datasets.
+    __table_args__ = (UniqueConstraint("sha256", "member", name="uq_datasets_sha256"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     geography: Mapped[str] = mapped_column(String(8), index=True)
     source_name: Mapped[str] = mapped_column(String(255))
     source_url: Mapped[str | None] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    member: Mapped[str] = mapped_column(String(255), default="", server_default="")
     feature_count: Mapped[int] = mapped_column(Integer)
     repaired_count: Mapped[int] = mapped_column(Integer, default=0)
     source_crs: Mapped[str | None] = mapped_column(Text)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "current": the one dataset of its geography the index answers from; else "previous".
+    state: Mapped[str] = mapped_column(String(16), default="previous", server_default="previous")
 
     quartiers: Mapped[list[Qpv]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", passive_deletes=True
