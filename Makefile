@@ -49,10 +49,12 @@ data: runtime $(if $(POSTGRES_URL),postgis services)
 	$(BIN)/qpv setup
 
 # The API and JOB_WORKERS job workers (`qpv worker`) beside it, on the Redis of `services`;
-# the workers stop with the API (Ctrl-C or a signal to this shell).
+# the workers stop with the API (Ctrl-C or a signal to this shell). Open access (no API key)
+# unless QPV_OPEN_ACCESS=false: this is the embedded default, production sets keys.
 run: data services
 	@workers=; trap 'kill $$workers 2>/dev/null; wait' EXIT INT TERM; \
 	for i in $$(seq $(JOB_WORKERS)); do $(BIN)/qpv worker & workers="$$workers $$!"; done; \
+	QPV_OPEN_ACCESS=$${QPV_OPEN_ACCESS:-true} \
 	QPV_METRICS_DIR=$${QPV_METRICS_DIR:-$(METRICS_DIR)} $(BIN)/qpv serve --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS)
 

@@ -16,12 +16,13 @@ def build_parser() -> argparse.ArgumentParser:
     from app.data import cli as data_cli
     from app.data import geocoder_cli
     from app.db import cli as db_cli
+    from app.db import keys_cli
     from app.jobs import cli as jobs_cli
     from app.stats import cli as stats_cli
 
     parser = argparse.ArgumentParser(prog="qpv", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
-    for module in (db_cli, data_cli, geocoder_cli, tag_cli, jobs_cli, stats_cli, serve):
+    for module in (db_cli, data_cli, geocoder_cli, tag_cli, jobs_cli, stats_cli, serve, keys_cli):
         module.register(groups)
     return parser
 

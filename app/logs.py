@@ -132,3 +132,15 @@ def configure(level: str) -> None:
     # The middleware writes one line per request (app.access), without the query string.
     logging.getLogger("uvicorn.access").handlers = []
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def configure_process(level: str) -> None:
+    """JSON lines for every logger of a process without uvicorn (``qpv worker``, SAQ's too).
+
+    The root logger's handlers (the CLI's plain-text one) are replaced by the JSON one.
+    """
+    configure(level)
+    root = logging.getLogger()
+    root.handlers = [_json_handler()]
+    app_logger = logging.getLogger("app")
+    app_logger.handlers = [h for h in app_logger.handlers if h.get_name() != _OURS]

@@ -8,17 +8,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import logs
-from app.api import docs, metrics, middleware, problems, web
-from app.api.routes import addresses, batch, datasets, gaps, health, jobs, maps, points, quartiers
-from app.data.runtime import Runtime, load_runtime
-from app.db.health import failure_name
+from app.api import access, docs, metrics, middleware, problems, reload, web
+from app.api.routes import (
+    addresses,
+    admin,
+    batch,
+    datasets,
+    gaps,
+    health,
+    jobs,
+    maps,
+    points,
+    quartiers,
+)
 from app.db.migrate import require_schema
 from app.db.session import make_engine
-from app.errors import DatabaseNotReady
+from app.errors import NotReady
 from app.jobs.service import Jobs
 from app.settings import Settings
 from app.spatial.shapes import LayerCache
@@ -36,19 +43,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             app.state.revisions = require_schema(settings.database_url)
-        except DatabaseNotReady as exc:
+            access.require_secret(settings)
+        except NotReady as exc:
             log.critical("qpv: error: %s", exc.detail)  # one line before uvicorn's traceback
             raise
         engine = make_engine(settings.database_url, existing=True)
         app.state.engine = engine
-        runtime = _load(settings, engine)
-        app.state.divisions = runtime.divisions
-        app.state.index = runtime.index
-        app.state.geocoders = metrics.metered(runtime.geocoders, meter)
+        # Loads divisions, index and geocoders, and follows the data generation (reloads).
+        app.state.reloader = reload.Reloader(app, settings, engine)
+        app.state.reloader.start()
+        app.state.access = access.Access.from_settings(settings, engine, meter)
         app.state.jobs = Jobs.from_settings(settings)
         try:
             yield
         finally:
+            await app.state.reloader.aclose()
+            await app.state.access.aclose()
             await app.state.jobs.aclose()
             for geocoder in app.state.geocoders.values():
                 await geocoder.aclose()
@@ -76,22 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _load(settings: Settings, engine: Engine) -> Runtime:
-    """Index, divisions and geocoders from the database; one line when it cannot be read."""
-    try:
-        return load_runtime(settings, engine)
-    except SQLAlchemyError as exc:
-        detail = (
-            f"the database cannot be read ({failure_name(exc)}): restore it, or run 'qpv setup'"
-        )
-        log.critical("qpv: error: %s", detail)
-        raise DatabaseNotReady(detail) from None
-
-
 def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
     """Error mapping, the service middleware, CORS when configured, routers, docs."""
     problems.install(app)
     middleware.install(app, settings, meter)
+    access.install(app, settings, meter)  # before CORS: CORS wraps it (preflights need no key)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -107,6 +106,7 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         datasets.router,
         gaps.router,
         maps.router,
+        admin.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The folder holding the ``app`` package: the default base of relative paths.
@@ -131,6 +131,28 @@ class Settings(BaseSettings):
     )
     # GET /v1/qpv/{code}: a geometry past this many vertices is a 413 that asks for ?simplify=.
     geometry_max_vertices: int = Field(default=20_000, ge=4)
+
+    # Access control and limits (issue 12): API keys with scopes, per-key rate limits in Redis.
+    open_access: bool = Field(
+        default=False,
+        description="no API key needed, no rate limit: for the embedded default (make run) only",
+    )
+    api_key_secret: SecretStr | None = Field(
+        default=None, description="server secret of the keys' HMAC-SHA256; needed unless open"
+    )
+    api_key_cache_s: float = Field(
+        default=30, ge=0, description="a worker trusts a key it looked up this long (revocation)"
+    )
+    rate_limits: dict[str, int] = Field(
+        default={"lookup": 6000, "batch": 60, "admin": 60},
+        description="requests per minute per key and scope (burst: as many); 0: no limit",
+    )
+    rate_limit_timeout_s: float = Field(
+        default=0.25, gt=0, description="Redis time allowed per check; past it, fail open"
+    )
+    reload_poll_s: float = Field(
+        default=2.0, gt=0, description="how often each server worker checks the data generation"
+    )
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

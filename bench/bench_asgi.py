@@ -47,6 +47,10 @@ async def _measure(requests: int) -> float:
     app: Any = create_app()
     queries = _queries(2000)
     statuses: list[int] = []
+    # bench_access.py: the same requests with an API key.
+    headers = [(b"host", b"127.0.0.1")]
+    if os.environ.get("QPV_BENCH_AUTHORIZATION"):
+        headers.append((b"authorization", os.environ["QPV_BENCH_AUTHORIZATION"].encode()))
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -66,7 +70,7 @@ async def _measure(requests: int) -> float:
             "raw_path": b"/v1/point",
             "query_string": query,
             "root_path": "",
-            "headers": [(b"host", b"127.0.0.1")],
+            "headers": headers,
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
         }

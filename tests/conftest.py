@@ -32,6 +32,8 @@ DIVISIONS_TGZ = GEODATA / "cog" / "etalab-decoupage-administratif-6.0.0.tgz"
 # Apps built by tests count their own metrics; a shared multiprocess folder from the
 # environment would add up every test's requests (tests of `qpv serve` set it themselves).
 os.environ.pop("QPV_METRICS_DIR", None)
+# Tests run the service open (no API key), as `make run` does; the access tests close it.
+os.environ.setdefault("QPV_OPEN_ACCESS", "true")
 POSTGRES_ADMIN = os.environ.get("QPV_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
 
 

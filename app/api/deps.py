@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.addresses import AddressResolver
+from app.api.access import api_key_of
 from app.api.params import IsoDate, PointQuery, query_model
 from app.batch import Tagger
 from app.db.health import failure_name
@@ -47,6 +48,11 @@ async def _divisions(request: Request) -> AdminDivisions | None:
 async def _jobs(request: Request) -> Jobs:
     jobs: Jobs = request.app.state.jobs
     return jobs
+
+
+async def _owner(request: Request) -> str | None:
+    key = api_key_of(request.state)
+    return key.owner if key is not None else None
 
 
 async def _resolver(request: Request) -> AddressResolver:
@@ -121,3 +127,5 @@ ResolverDep = Annotated[AddressResolver, Depends(_resolver)]
 TaggerDep = Annotated[Tagger, Depends(_tagger)]
 PointLookupDep = Annotated[PointLookup, Depends(_point_lookup)]
 JobsDep = Annotated[Jobs, Depends(_jobs)]
+# The owner of the caller's jobs: its API key (None in open mode: every job is everyone's).
+OwnerDep = Annotated[str | None, Depends(_owner)]

@@ -6,8 +6,9 @@ multiprocess mode) and ``/metrics`` adds them up; labels never carry user input.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,13 @@ from prometheus_client import (
     generate_latest,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from app.addresses import StreetPoints
+from app.errors import UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
+from app.jobs.service import Jobs, QueueStats
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Consecutive failed calls after which a geocoder counts as down in /readyz.
@@ -74,8 +78,35 @@ class Metrics:
             ("provider", "kind"),
             registry=self.registry,
         )
+        self._access_counters()
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._lookup_children: dict[tuple[str, str], Any] = {}
+
+    def _access_counters(self) -> None:
+        """Refusals by access control and rate limits, and reloads."""
+        self.auth_failures = Counter(
+            "qpv_auth_failures",
+            "Requests refused by access control, by reason (missing, invalid, scope)",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.ratelimit_rejected = Counter(
+            "qpv_ratelimit_rejected",
+            "Requests refused with 429, by scope",
+            ("scope",),
+            registry=self.registry,
+        )
+        self.ratelimit_unavailable = Counter(
+            "qpv_ratelimit_unavailable",
+            "Requests let through unchecked because Redis did not answer (fail open)",
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "qpv_reloads",
+            "Reloads of the reference data by this server's workers, by outcome",
+            ("outcome",),
+            registry=self.registry,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request (children cached: this runs on every request)."""
@@ -193,11 +224,58 @@ def metered(geocoders: dict[str, Geocoder], metrics: Metrics) -> dict[str, Geoco
     }
 
 
+class _QueueCollector:
+    """The job queue's depth and job durations, read from Redis at scrape time."""
+
+    def __init__(self, stats: QueueStats | None) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        """Queue depth, whether Redis answered, and the duration histogram."""
+        up = GaugeMetricFamily("qpv_job_queue_up", "1 when the job queue (Redis) answered")
+        up.add_metric([], 0 if self.stats is None else 1)
+        yield up
+        if self.stats is None:
+            return
+        depth = GaugeMetricFamily(
+            "qpv_job_queue_depth",
+            "Job steps (split, chunk, join) in the queue by state, for all replicas",
+            labels=["state"],
+        )
+        depth.add_metric(["queued"], self.stats.queued)
+        depth.add_metric(["active"], self.stats.active)
+        yield depth
+        durations = HistogramMetricFamily(
+            "qpv_job_duration_seconds",
+            "Seconds from submission to the end, of jobs done or failed (all workers)",
+            labels=["state"],
+        )
+        for state, (buckets, total) in self.stats.durations.items():
+            bounds = [(b if b == "+Inf" else str(float(b)), n) for b, n in buckets]
+            durations.add_metric([state.value], bounds, total)
+        yield durations
+
+
+async def _queue_exposition(jobs: Jobs | None) -> bytes:
+    if jobs is None:
+        return b""
+    stats: QueueStats | None = None
+    try:
+        async with asyncio.timeout(1.0):
+            stats = await jobs.queue_stats()
+    except (UpstreamError, TimeoutError):
+        pass  # qpv_job_queue_up 0 says so
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_QueueCollector(stats))
+    return generate_latest(registry)
+
+
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """The Prometheus exposition of every worker of this server."""
+    """The Prometheus exposition of every worker of this server, and of the job queue."""
     registry: Metrics = request.app.state.metrics
-    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)
+    queue = await _queue_exposition(getattr(request.app.state, "jobs", None))
+    return Response(registry.render() + queue, media_type=CONTENT_TYPE_LATEST)

@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.metrics import Metrics
-from app.api.problems import PROBLEM_JSON, TYPE_BASE
+from app.api.problems import send_problem
 from app.logs import REQUEST_ID
 from app.settings import Settings
 
@@ -199,20 +198,8 @@ class ServiceMiddleware:
 
 
 async def _timed_out(send: Send, seconds: float) -> None:
-    body = orjson.dumps(
-        {
-            "type": TYPE_BASE + "timeout",
-            "title": "Request timeout",
-            "status": 504,
-            "detail": f"no answer within {seconds:g} s",
-        }
-    )
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 504, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    detail = f"no answer within {seconds:g} s"
+    await send_problem(send, 504, "Request timeout", "timeout", detail)
 
 
 class _EtagSender:

@@ -7,11 +7,13 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from app.errors import (
     ECHO_CHARS,
@@ -135,6 +137,27 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, dict):
         return {_clip(str(k)): _bounded(v) for k, v in list(value.items())[:100]}
     return value
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    slug: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Send a problem+json answer from ASGI middleware (outside FastAPI's handlers)."""
+    body = orjson.dumps(
+        {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    )
+    raw = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _location(loc: tuple[Any, ...]) -> str:

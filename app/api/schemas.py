@@ -14,6 +14,7 @@ from app.addresses import AddressAnswer, StreetSpread
 from app.batch.results import BatchStatus
 from app.geocoding.base import Candidate
 from app.jobs.records import JobRecord, JobState
+from app.keys import ApiKey
 from app.spatial.index import PointAnswer
 from app.spatial.records import DatasetInfo, QpvInfo
 
@@ -440,3 +441,50 @@ class JobOut(BaseModel):
             error=record.error,
             result=f"/v1/jobs/{record.id}/result" if record.state is JobState.DONE else None,
         )
+
+
+class KeyIn(BaseModel):
+    """A key to create."""
+
+    name: str = Field(min_length=1, max_length=100, description="who or what uses the key")
+    scopes: list[Literal["lookup", "batch", "admin"]] = Field(min_length=1)
+    rate_per_min: int | None = Field(None, ge=0, description="instead of the scope's limit")
+
+
+class KeyOut(BaseModel):
+    """A key as listed: never the key itself, only its first characters."""
+
+    id: int
+    name: str
+    shown: str = Field(description="the first characters of the key")
+    scopes: list[str]
+    rate_per_min: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        """The listing of a stored key."""
+        return cls(
+            id=key.id,
+            name=key.name,
+            shown=key.shown,
+            scopes=sorted(s.value for s in key.scopes),
+            rate_per_min=key.rate_per_min,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class KeyCreated(KeyOut):
+    """A new key: ``key`` is shown this once and never stored."""
+
+    key: str
+
+
+class Reloaded(BaseModel):
+    """The data generation now in use by the worker that answered."""
+
+    generation: int
+    datasets: dict[str, str] = Field(description="version in use per geography")
+    detail: str

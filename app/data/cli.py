@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,8 @@ from app.settings import Settings
 from app.spatial.geography import Geography
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from app.data.sync import SyncLine
 
 # The importers (pyogrio, geopandas, pandas) and the database modules are imported inside
@@ -73,6 +76,8 @@ def _import(args: argparse.Namespace) -> int:
         engine, args.path, geography, member=args.member, crs=args.crs, options=options
     )
     print(qpv_line(report, args.path))
+    if report.outcome in ("imported", "made current"):
+        _servers_reload(engine)
     if report.changes is not None:
         print(f"changes: {report.changes}")
     return 0
@@ -97,12 +102,23 @@ def _use(args: argparse.Namespace) -> int:
     from app.data.importer import use_dataset
     from app.db.session import open_database
 
-    dataset = use_dataset(open_database(Settings().database_url), args.dataset_id)
+    engine = open_database(Settings().database_url)
+    dataset = use_dataset(engine, args.dataset_id)
+    _servers_reload(engine)
     print(
         f"dataset {dataset.id} ({dataset.source_name}, {dataset.feature_count} QPV) is now "
-        f"the current {dataset.geography} dataset; restart the service to answer from it"
+        f"the current {dataset.geography} dataset; running servers answer from it within "
+        "QPV_RELOAD_POLL_S"
     )
     return 0
+
+
+def _servers_reload(engine: Engine) -> None:
+    """Bump the data generation: running servers reload within QPV_RELOAD_POLL_S."""
+    from app.db.access import bump_generation
+
+    generation = bump_generation(engine)
+    logging.getLogger(__name__).info("data generation %d: running servers reload it", generation)
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -115,6 +131,7 @@ def _sync(args: argparse.Namespace) -> int:
     engine = open_database(settings.database_url)
     options = ImportOptions(limits=ImportLimits.of(settings), reactivate=False)
     lines: list[SyncLine] = []
+    imported = False
     try:
         for line in sync_sources(
             engine,
@@ -129,6 +146,9 @@ def _sync(args: argparse.Namespace) -> int:
         if args.all:
             for line in sync_ban(engine, settings.data_dir / "ban"):
                 print(line, flush=True)
+                imported = imported or line.outcome == "imported"
+        if imported or any(line.outcome in ("imported", "made current") for line in lines):
+            _servers_reload(engine)
     finally:
         engine.dispose()
     return 1 if any(line.outcome == "missing" for line in lines) else 0

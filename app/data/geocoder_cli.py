@@ -40,10 +40,12 @@ def register(groups: Any) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     from app.data.ban_import import import_ban_files
+    from app.db.access import bump_generation
 
     engine = open_database(Settings().database_url)
     try:
         reports = import_ban_files(engine, args.paths, replace=args.replace)
+        bump_generation(engine)  # running servers load the new geocoder tables
     finally:
         engine.dispose()
     for r in reports:

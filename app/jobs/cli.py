@@ -25,6 +25,6 @@ def _worker(_args: argparse.Namespace) -> int:
     from app.jobs.worker import serve
 
     settings = Settings()
-    logs.configure(settings.log_level)
+    logs.configure_process(settings.log_level)  # JSON lines, as the API writes them
     asyncio.run(serve(settings))
     return 0

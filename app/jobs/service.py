@@ -43,6 +43,15 @@ def _reaching_redis(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
     return wrapper
 
 
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """What /metrics shows of the job queue: the same on every replica (it is in Redis)."""
+
+    queued: int  # steps (split, chunk, join) waiting for a worker
+    active: int  # steps a worker is running
+    durations: dict[JobState, tuple[list[tuple[str, int]], float]]  # buckets and sum
+
+
 @dataclass(slots=True)
 class Jobs:
     """Everything the job functions need: records, files, the queue and the settings."""
@@ -151,6 +160,24 @@ class Jobs:
         ):
             log.warning("job %s failed", job_id)
             self.files.delete(job_id)
+            await self.finished(job_id, JobState.FAILED)
+
+    async def finished(self, job_id: str, state: JobState) -> None:
+        """Count a job that ended in the duration histogram (a metric: never fails the job)."""
+        try:
+            record = await self.store.get(job_id)
+            if record is not None:
+                await self.store.record_duration(state, time.time() - record.created_at)
+        except RedisError as exc:
+            log.warning("job duration not recorded: %s", type(exc).__name__)
+
+    @_reaching_redis
+    async def queue_stats(self) -> QueueStats:
+        """Steps queued and running, and the durations of finished jobs (all workers)."""
+        queued = await self.queue.count("queued")
+        active = await self.queue.count("active")
+        durations = {s: await self.store.durations(s) for s in (JobState.DONE, JobState.FAILED)}
+        return QueueStats(queued, active, durations)
 
     async def purge(self, job_id: str) -> None:
         """Delete every file and every key of the job."""

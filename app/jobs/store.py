@@ -13,6 +13,8 @@ from app.jobs.records import JobRecord, JobState
 # Keys outlive their job's expiry by this much, so that Redis forgets a job even if no
 # worker sweeps it (the files are then removed by the orphan sweep).
 KEY_GRACE_S = 3600
+# Bounds (seconds) of the job duration histogram, from submission to the end.
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
 
 # Set fields only while the state is one of ARGV[1] (comma separated); returns 1 if done.
 _TRANSITION = """
@@ -137,3 +139,23 @@ class JobStore:
         """Take a named lock for ``ttl_s`` seconds if nobody holds it."""
         key = f"{self.namespace}:lock:{name}"
         return bool(await self.redis.set(key, "1", nx=True, px=max(int(ttl_s * 1000), 1)))
+
+    def _durations_key(self, state: JobState) -> str:
+        return f"{self.namespace}:metrics:job_seconds:{state.value}"
+
+    async def record_duration(self, state: JobState, seconds: float) -> None:
+        """Count a finished job's duration in its bucket (one histogram for all workers)."""
+        bucket = next((f"{b:g}" for b in DURATION_BUCKETS if seconds <= b), "+Inf")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(self._durations_key(state), bucket, 1)
+            pipe.hincrbyfloat(self._durations_key(state), "sum", seconds)
+            await pipe.execute()
+
+    async def durations(self, state: JobState) -> tuple[list[tuple[str, int]], float]:
+        """Cumulative (bound, count) buckets, ``+Inf`` last, and the sum of seconds."""
+        raw: dict[str, str] = await self.redis.hgetall(self._durations_key(state))  # type: ignore[misc]
+        total, buckets = 0, []
+        for bound in [f"{b:g}" for b in DURATION_BUCKETS] + ["+Inf"]:
+            total += int(raw.get(bound, 0))
+            buckets.append((bound, total))
+        return buckets, float(raw.get("sum", 0.0))

@@ -228,6 +228,7 @@ async def _join(runtime: Runtime, ctx: Context, job_id: str, record: JobRecord) 
     ):
         raise JobCancelled
     await jobs.store.set_expiry(job_id, now + runtime.settings.job_ttl_s)
+    await jobs.finished(job_id, JobState.DONE)
     for path in jobs.files.chunks(job_id).iterdir():
         path.unlink(missing_ok=True)
 

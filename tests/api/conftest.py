@@ -35,5 +35,7 @@ def geocoding_client(geocoded_sqlite_url: str) -> Iterator[TestClient]:
         yield c
 
 
-# The job routes need Redis and workers: the fixtures of tests/jobs.
+# The job routes need Redis and workers: the fixtures of tests/jobs; a closed service (API
+# keys required): the fixtures of the access tests.
+from tests.api.access_fixtures import closed_app, fresh_closed_app, keyed_url  # noqa: E402, F401
 from tests.jobs.conftest import job_settings, jobs_client, session_namespace  # noqa: E402, F401

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from app.api.deps import JobsDep, SettingsDep, TaggerDep
+from app.api.deps import JobsDep, OwnerDep, SettingsDep, TaggerDep
 from app.api.problems import PROBLEM_RESPONSES
 from app.api.uploads import options_from_form, read_form
 from app.batch.options import invalid
@@ -99,13 +99,15 @@ def _params(form: FormData) -> GapsParams:
         ) from None
 
 
-async def _input(form: FormData, params: GapsParams, jobs: JobsDep, folder: Path) -> Path:
+async def _input(
+    form: FormData, params: GapsParams, jobs: JobsDep, owner: str | None, folder: Path
+) -> Path:
     """The file to analyse: the upload, copied to ``folder``, or a finished job's result."""
     data = form.get("data")
     if params.job is not None:
         if isinstance(data, UploadFile):
             raise invalid("job", "give either a file in data or a job id, not both")
-        path, media_type, _ = await jobs.result(params.job)
+        path, media_type, _ = await jobs.result(params.job, owner)
         if not media_type.startswith("text/csv"):
             raise invalid("job", f"the job's result is {media_type}; gaps reads CSV results")
         return path
@@ -135,7 +137,7 @@ def _batch_options(form: FormData) -> FormData:
     },
 )
 async def gaps(
-    request: Request, settings: SettingsDep, tagger: TaggerDep, jobs: JobsDep
+    request: Request, settings: SettingsDep, tagger: TaggerDep, jobs: JobsDep, owner: OwnerDep
 ) -> Response:
     """Counts, rates, gap with its 95% interval, ratio and p-value per group; small cells hidden.
 
@@ -153,7 +155,7 @@ async def gaps(
         threshold = settings.gaps_threshold if p.threshold is None else p.threshold
         analysis = service.analysis_of(indicator, p.by, threshold, p.confidence)
         with tempfile.TemporaryDirectory(prefix="qpv-gaps-") as folder:
-            path = await _input(form, p, jobs, Path(folder))
+            path = await _input(form, p, jobs, owner, Path(folder))
             tag = None
             if not service.is_tagged(path):
                 tag = service.batch_tag(tagger, options_from_form(_batch_options(form)))

@@ -8,7 +8,7 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
-from app.api.deps import JobsDep, TaggerDep
+from app.api.deps import JobsDep, OwnerDep, TaggerDep
 from app.api.schemas import JobOut
 from app.api.uploads import OPENAPI_BODY, options_from_form, read_upload
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["jobs"])
 
 @router.post("/jobs", status_code=202, response_model=JobOut, openapi_extra=OPENAPI_BODY)
 async def submit_job(
-    request: Request, response: Response, jobs: JobsDep, tagger: TaggerDep
+    request: Request, response: Response, jobs: JobsDep, tagger: TaggerDep, owner: OwnerDep
 ) -> JobOut:
     """Queue a file for tagging (the form of ``POST /v1/batch/csv``); poll its ``Location``."""
     upload, form = await read_upload(request, jobs.settings.job_max_bytes)
@@ -30,7 +30,7 @@ async def submit_job(
             upload.file,
             upload.filename or "data.csv",
             options,
-            owner=None,  # API keys will name the owner
+            owner=owner,
         )
     finally:
         await form.close()
@@ -39,9 +39,9 @@ async def submit_job(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-async def get_job(job_id: str, jobs: JobsDep) -> JobOut:
-    """State, rows done of rows total, counts per status, ETA."""
-    return JobOut.of(await jobs.get(job_id), time.time())
+async def get_job(job_id: str, jobs: JobsDep, owner: OwnerDep) -> JobOut:
+    """State, rows done of rows total, counts per status, ETA (404: someone else's job)."""
+    return JobOut.of(await jobs.get(job_id, owner), time.time())
 
 
 @router.get(
@@ -49,14 +49,14 @@ async def get_job(job_id: str, jobs: JobsDep) -> JobOut:
     response_class=FileResponse,
     responses={200: {"description": "the tagged file"}, 409: {"description": "not done yet"}},
 )
-async def get_job_result(job_id: str, jobs: JobsDep) -> FileResponse:
+async def get_job_result(job_id: str, jobs: JobsDep, owner: OwnerDep) -> FileResponse:
     """The tagged file, streamed; 409 while the job runs, 404 once it is deleted or expired."""
-    path, media_type, filename = await jobs.result(job_id)
+    path, media_type, filename = await jobs.result(job_id, owner)
     return FileResponse(path, media_type=media_type, filename=filename)
 
 
 @router.delete("/jobs/{job_id}", status_code=204)
-async def delete_job(job_id: str, jobs: JobsDep) -> Response:
+async def delete_job(job_id: str, jobs: JobsDep, owner: OwnerDep) -> Response:
     """Cancel the job if it runs, and delete its files."""
-    await jobs.delete(job_id)
+    await jobs.delete(job_id, owner)
     return Response(status_code=204)
