@@ -51,38 +51,34 @@ class CharCounts:
         for key in keys:
             for ch in set(key):
                 levels[ch] = max(levels.get(ch, 0), key.count(ch))
-        self.first_bit: dict[str, int] = {}
-        self.levels = levels
+        # runs[c][n]: the bits (c, 1..n), for n up to the levels of c.
+        self.runs: dict[str, list[int]] = {}
         nbits = 0
         for ch in sorted(levels):
-            self.first_bit[ch] = nbits
+            self.runs[ch] = [((1 << n) - 1) << nbits for n in range(levels[ch] + 1)]
             nbits += levels[ch]
         self.words = max(1, math.ceil(nbits / 64))
-        packed = np.zeros((self.words, len(keys)), dtype=np.uint64)
         masks = [self.mask(key) for key in keys]
-        for w in range(self.words):
-            packed[w] = [m >> (64 * w) & 0xFFFF_FFFF_FFFF_FFFF for m in masks]
-        self.packed = packed  # one row of 64-bit words per word index, keys along columns
+        self.packed = np.array(  # one row of 64-bit words per word index, keys along columns
+            [[m >> (64 * w) & 0xFFFF_FFFF_FFFF_FFFF for m in masks] for w in range(self.words)],
+            dtype=np.uint64,
+        ).reshape(self.words, len(keys))
 
     def mask(self, text: str) -> int:
         """Bits (c, 1..count of c in text) of the characters the pool knows, as one integer."""
         bits = 0
+        runs = self.runs
         for ch in set(text):
-            first = self.first_bit.get(ch)
-            if first is not None:
-                n = min(text.count(ch), self.levels[ch])
-                bits |= ((1 << n) - 1) << first
+            run = runs.get(ch)
+            if run is not None:
+                bits |= run[min(text.count(ch), len(run) - 1)]
         return bits
 
     def common(self, text: str, lo: int, hi: int) -> NDArray[np.int16]:
         """Size of the character-multiset intersection of ``text`` with keys ``lo:hi``."""
-        bits = self.mask(text)
+        words = np.frombuffer(self.mask(text).to_bytes(8 * self.words, "little"), dtype="<u8")
         # One AND, one popcount and one sum over all the words: a few numpy calls per
         # query whatever the pool (each call costs about a microsecond).
-        words = np.array(
-            [bits >> (64 * w) & 0xFFFF_FFFF_FFFF_FFFF for w in range(self.words)],
-            dtype=np.uint64,
-        )
         counts = np.bitwise_count(self.packed[:, lo:hi] & words[:, None])
         total: NDArray[np.int16] = counts.sum(axis=0, dtype=np.int16)
         return total
