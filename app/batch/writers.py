@@ -76,7 +76,7 @@ def _column_texts(column: Column, rows: list[int]) -> list[str]:
         return [repr(v) if v == v else "" for v in values]
     if column.kind == "text":
         values = column.values
-        return [_text(values[i]) for i in rows]
+        return [v if type(v) is str else _text(v) for v in (values[i] for i in rows)]
     return [_text(column.value(i)) for i in rows]
 
 
