@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -17,6 +17,7 @@ from app.codes import citycode_problem, departement_of_citycode, postcode_proble
 from app.divisions import AdminDivisions
 from app.errors import InvalidInput, UnknownDepartement, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
+from app.geocoding.lines import clean_query
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import GeographyIndex, PointAnswer, QpvIndex
@@ -60,6 +61,7 @@ class AddressAnswer:
     point: PointAnswer | None = None  # the QPV answer at the candidate's position
     street: StreetSpread | None = None
     alternatives: tuple[tuple[Candidate, PointAnswer], ...] = field(default_factory=tuple)
+    set_aside: tuple[str, ...] = ()  # lines left out of the search (flat, building, CEDEX...)
 
 
 @runtime_checkable
@@ -73,7 +75,9 @@ class StreetPoints(Protocol):
 
 def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> AddressQuery:
     """Refuse empty, oversized, binary or malformed input, and (with the administrative
-    divisions) postcodes and INSEE codes that do not exist; return the query trimmed."""
+    divisions) postcodes and INSEE codes that do not exist; return the query trimmed, its
+    extra lines (flat, building, BP, CEDEX...) set aside."""
+    query = clean_query(query, divisions.knows_postcode if divisions is not None else None)
     fields = {
         name: (value.strip() if value is not None else None)
         for name, value in (
@@ -113,6 +117,7 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
         code_postal=postcode or None,
         commune=fields["commune"] or None,
         citycode=citycode,
+        set_aside=query.set_aside,
     )
 
 
@@ -161,7 +166,8 @@ class AddressResolver:
                 provider=geocoder.name,
                 error=result.error.value,
             )
-        return self.answer(query, result, geocoder, geography, as_of)
+        answer = self.answer(query, result, geocoder, geography, as_of)
+        return replace(answer, set_aside=query.set_aside) if query.set_aside else answer
 
     def answer(
         self,

@@ -288,6 +288,11 @@ class AddressResult(BaseModel):
     alternatives: list[Alternative]
     geography: str
     dataset: DatasetRef
+    set_aside: list[str] = Field(
+        default_factory=list,
+        description="parts of the input recognised as extra lines (recipient, flat, floor, "
+        "building, residence, lieu-dit, BP/CS, CEDEX) and left out of the search",
+    )
 
     @classmethod
     def of(cls, answer: AddressAnswer) -> AddressResult:
@@ -310,6 +315,7 @@ class AddressResult(BaseModel):
             ],
             geography=str(answer.geo.geography),
             dataset=DatasetRef.of(answer.geo.dataset),
+            set_aside=list(answer.set_aside),
         )
 
 
