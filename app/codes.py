@@ -82,7 +82,7 @@ def postcode_problem(code: str, divisions: AdminDivisions | None = None) -> str 
     if divisions is not None and not divisions.knows_postcode(code):
         return (
             f"does not exist (La Poste postcodes, administrative divisions {_of(divisions)}); "
-            "a CEDEX code is accepted with the commune it serves (commune=... CEDEX)"
+            "a CEDEX code is accepted when the commune says so (commune=PARIS CEDEX 07)"
         )
     return None
 

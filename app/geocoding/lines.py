@@ -285,14 +285,14 @@ def clean_query(query: AddressQuery, known_postcode: KnownPostcode | None = None
             postcode = mapped
     if (
         postcode
-        and known_postcode is not None
         and postcode == query.code_postal
+        and known_postcode is not None
         and not known_postcode(postcode.strip())
-        and (commune or query.citycode or (query.q and changes.get("q")))
-        and re.fullmatch(r"\d{5}", postcode.strip())
+        and any("cedex" in part.lower() for part in aside)
     ):
-        # Not in La Poste's base but a commune was named: a CEDEX (or mistyped) code.
-        aside.append(f"code_postal {postcode.strip()} (not a distribution postcode: CEDEX?)")
+        # Not in La Poste's base, and the address says CEDEX: the code names a sorting
+        # office, not a place; the commune does.
+        aside.append(f"code_postal {postcode.strip()} (CEDEX)")
         postcode = None
     changes.update(code_postal=postcode, commune=commune)
     return dataclasses.replace(query, **changes, set_aside=tuple(dict.fromkeys(aside)))
