@@ -17,6 +17,7 @@ from app.codes import citycode_problem, departement_of_citycode, postcode_proble
 from app.divisions import AdminDivisions
 from app.errors import InvalidInput, UnknownDepartement, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
+from app.geocoding.hints import SearchHints
 from app.geocoding.lines import clean_query
 from app.settings import Settings
 from app.spatial.geography import Geography
@@ -155,18 +156,20 @@ class AddressResolver:
         provider: str | None = None,
         geography: Geography | None = None,
         as_of: date | None = None,
+        hints: SearchHints | None = None,
     ) -> AddressAnswer:
-        """Validate, geocode and answer one address."""
+        """Validate, geocode and answer one address (``hints``: BAN's type, limit, lat/lon)."""
         query = validate(query, self.divisions)
         geocoder = self.geocoder(provider)
-        result = await geocoder.geocode(query, limit=5)
+        hints = hints or SearchHints()
+        result = await geocoder.geocode(query, limit=hints.limit)
         if result.error is not None:
             raise UpstreamError(
                 f"the {geocoder.name} geocoder failed: {result.error.value}",
                 provider=geocoder.name,
                 error=result.error.value,
             )
-        answer = self.answer(query, result, geocoder, geography, as_of)
+        answer = self.answer(query, hints.apply(result), geocoder, geography, as_of)
         return replace(answer, set_aside=query.set_aside) if query.set_aside else answer
 
     def answer(

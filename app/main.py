@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import logs
 from app.api import docs, metrics, middleware, problems
+from app.api.params import STRICT_QUERY
 from app.api.routes import addresses, batch, datasets, gaps, health, jobs, points, quartiers
 from app.data.runtime import load_runtime
 from app.db.migrate import require_schema
@@ -86,8 +87,15 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         datasets.router,
         gaps.router,
     ):
-        app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
-    app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
+        app.include_router(
+            router, prefix="/v1", responses=problems.PROBLEM_RESPONSES, dependencies=STRICT_QUERY
+        )
+    app.include_router(
+        jobs.router,
+        prefix="/v1",
+        responses=problems.JOB_PROBLEM_RESPONSES,
+        dependencies=STRICT_QUERY,
+    )
     # Last: routes are tried in order, and the lookups are the hot path.
     app.include_router(metrics.router)
     docs.install(app)

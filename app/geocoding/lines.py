@@ -129,7 +129,7 @@ def _layout(lines: list[str], aside: list[str]) -> str:
         street = named[-1] if named else None
     kept: list[str] = []
     for i, line in enumerate(lines):
-        if i == street or i == post:
+        if i in (street, post):
             kept.append(line)
         elif post is None and street is not None and i > street and not _is_complement(line):
             kept.append(line)  # "4 rue X / Bondy": a city line without a postcode
