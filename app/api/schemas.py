@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
 from app.batch.results import BatchStatus
@@ -319,6 +319,12 @@ class AddressResult(BaseModel):
         )
 
 
+def _item_text(name: str, alias: str) -> Any:
+    return Field(
+        None, max_length=250, validation_alias=AliasChoices(name, alias), description=f"or {alias}"
+    )
+
+
 class BatchItem(BaseModel):
     """One item of a JSON batch: a point (lat/lon or Lambert-93 x/y) and/or an address."""
 
@@ -329,11 +335,12 @@ class BatchItem(BaseModel):
     x: float | None = Field(None, description="Lambert-93 (EPSG:2154), metres")
     y: float | None = None
     q: str | None = Field(None, max_length=250, description="free-text address")
-    numero: str | None = Field(None, max_length=250)
-    voie: str | None = Field(None, max_length=250)
-    code_postal: str | None = Field(None, max_length=250)
-    commune: str | None = Field(None, max_length=250)
-    citycode: str | None = Field(None, max_length=250)
+    # The French names, and BAN's as aliases (as in GET /v1/address).
+    numero: str | None = _item_text("numero", "housenumber")
+    voie: str | None = _item_text("voie", "street")
+    code_postal: str | None = _item_text("code_postal", "postcode")
+    commune: str | None = _item_text("commune", "city")
+    citycode: str | None = _item_text("citycode", "code_insee")
 
 
 class BatchQpv(BaseModel):

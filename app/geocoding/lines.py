@@ -109,7 +109,14 @@ def _split(text: str, known_postcode: KnownPostcode | None) -> AddressLines:
     one = _cedex(one, aside, known_postcode)
     one = _complements(one, aside)
     one = _REPEATED_COMMAS.sub(",", " ".join(one.split()))
+    # In the order they were written, whichever step recognised them.
+    aside.sort(key=lambda part: _position(text, part))
     return AddressLines(one.strip(" ,;-"), tuple(aside))
+
+
+def _position(text: str, part: str) -> int:
+    found = text.find(part)
+    return found if found >= 0 else len(text)
 
 
 def _keep(aside: list[str], part: str) -> str:
