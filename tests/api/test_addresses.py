@@ -183,7 +183,7 @@ def test_ban_names_and_french_aliases_give_the_same_answer(
 @pytest.mark.parametrize(
     ("path", "params", "unknown"),
     [
-        ("/v1/address", {"q": "4 rue Eric Tabarly 93140 Bondy", "codepostal": "93140"}, "codepostal"),
+        ("/v1/address", {"q": "4 rue Eric Tabarly", "codepostal": "93140"}, "codepostal"),
         ("/v1/address", {"q": "4 rue Eric Tabarly", "autocomplete": "1"}, "autocomplete"),
         ("/v1/point", {"lat": "48.9", "lon": "2.48", "precision": "1"}, "precision"),
         ("/v1/qpv", {"commune": "93010", "page": "2"}, "page"),
@@ -204,7 +204,8 @@ def test_unknown_query_parameters_are_a_problem_naming_them(
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"q": "4 rue Eric Tabarly", "postcode": "93140", "code_postal": "93140"}, "alias of postcode"),
+        ({"q": "4 rue Eric Tabarly", "postcode": "93140", "code_postal": "93140"},
+         "alias of postcode"),
         ({"q": "4 rue Eric Tabarly 93140 Bondy", "limit": "0"}, "limit"),
         ({"q": "4 rue Eric Tabarly 93140 Bondy", "limit": "21"}, "limit"),
         ({"q": "4 rue Eric Tabarly 93140 Bondy", "type": "building"}, "type"),
@@ -244,9 +245,11 @@ def test_a_proximity_point_is_accepted_as_a_hint(geocoding_client: TestClient) -
         ({"q": "Bat B Appt 12 4 rue Eric Tabarly 93140 Bondy"}, ["Bat B Appt 12"]),
         ({"q": "Résidence les Lilas 4 rue Eric Tabarly 93140 Bondy"}, ["Résidence les Lilas"]),
         ({"q": "4 rue Eric Tabarly 2e étage 93140 Bondy"}, ["2e étage"]),
-        ({"q": "chez Mme Martin 4 rue Eric Tabarly BP 12 93140 Bondy"}, ["chez Mme Martin", "BP 12"]),
+        ({"q": "chez Mme Martin 4 rue Eric Tabarly BP 12 93140 Bondy"},
+         ["chez Mme Martin", "BP 12"]),
         (
-            {"q": "Mme Martin\nEscalier C\n4 rue Eric Tabarly\nCS 70001\n93140 BONDY CEDEX\nFrance"},
+            {"q": "Mme Martin\nEscalier C\n4 rue Eric Tabarly\nCS 70001\n93140 BONDY CEDEX\n"
+                   "France"},
             ["Mme Martin", "Escalier C", "CS 70001", "93140 BONDY CEDEX"],
         ),
         ({"q": "4 rue Eric Tabarly 93141 BONDY CEDEX"}, ["93141 BONDY CEDEX"]),
