@@ -53,8 +53,9 @@ _STRICT_TYPES = frozenset(
         "fg", "cite",
     }
 )  # fmt: skip
-_NUMBER = re.compile(r"^\d{1,5}(?:bis|ter|quater|[a-z])?$")
-_REP = frozenset({"bis", "ter", "quater", "a", "b", "c", "d", "e", "f"})
+_NUMBER = re.compile(r"^\d{1,5}(?:bis|ter|quater|[a-z]{1,2}\d?)?$")
+# Repetition indexes: bis, ter..., and the letters (with a digit) Paris publishes ("12 z").
+_REP = re.compile(r"^(?:bis|ter|quater|quinquies|[a-z]{1,2}\d?)$")
 _ORDINAL = re.compile(r"^\d{1,2}(?:e|er|eme|em|ieme|ere|nd|nde)$")
 _POSTCODE_TOKEN = re.compile(r"^\d{5}$")
 # Special distribution (AFNOR line 5): "BP 123", "B.P. 45", "CS 70001", "TSA 12345".
@@ -190,14 +191,22 @@ def _tokens(text: str) -> list[str]:
 
 
 def _core(tokens: list[str]) -> int | None:
-    """Where the address proper starts: a house number followed by a street type."""
+    """Where the address proper starts: a house number (and index) before a street type,
+    or before one word and a street type ("23 Grande avenue de la Villa")."""
     for i, tok in enumerate(tokens):
         if not _NUMBER.match(tok):
             continue
         j = i + 1
-        if j < len(tokens) and tokens[j] in _REP:
+        if j + 1 < len(tokens) and _REP.match(tokens[j]) and tokens[j + 1] in STREET_TYPES:
             j += 1
         if j < len(tokens) and tokens[j] in STREET_TYPES:
+            return i
+        if (
+            j + 1 < len(tokens)
+            and tokens[j + 1] in _STRICT_TYPES
+            and tokens[j].isalpha()
+            and tokens[j] not in _COMPLEMENT_WORDS
+        ):
             return i
     return None
 
