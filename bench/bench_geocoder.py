@@ -310,16 +310,7 @@ def qpv_agreement(arrays: dict[str, NDArray[Any]]) -> dict[str, float]:
     Same answer = the same QPV code, or outside every QPV at both points; an address not
     found counts as wrong.
     """
-    qpv = read_qpv_file(QPV2024_GEOJSON)
-    index = GeographyIndex.build(
-        DatasetInfo(
-            0, qpv.geography, qpv.source_name, qpv.sha256, len(qpv.rows), 0, datetime.now(UTC)
-        ),
-        [
-            QpvSource(QpvInfo(r.code, r.name, r.departement, r.territory, (), ()), r.geom)
-            for r in qpv.rows
-        ],
-    )
+    index = _qpv_index()
     shares = {}
     for prefix in sorted({k.rsplit("_", 2)[0] for k in arrays if k.endswith("_true_lon")}):
         truth = index.tag(arrays[f"{prefix}_true_lon"], arrays[f"{prefix}_true_lat"])
