@@ -25,7 +25,8 @@ from app.spatial.index import GeographyIndex, PointAnswer, QpvIndex
 from app.spatial.territories import Territory, territory_of_departement, territory_of_point
 
 MAX_QUERY_CHARS = 250
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Tab, line feed and carriage return are allowed: addresses come on several lines (AFNOR).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _GEOD = Geod(ellps="GRS80")
 
 
@@ -78,25 +79,15 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
     """Refuse empty, oversized, binary or malformed input, and (with the administrative
     divisions) postcodes and INSEE codes that do not exist; return the query trimmed, its
     extra lines (flat, building, BP, CEDEX...) set aside."""
-    query = clean_query(query, divisions.knows_postcode if divisions is not None else None)
-    fields = {
-        name: (value.strip() if value is not None else None)
-        for name, value in (
-            ("q", query.q),
-            ("numero", query.numero),
-            ("voie", query.voie),
-            ("code_postal", query.code_postal),
-            ("commune", query.commune),
-            ("citycode", query.citycode),
-        )
-    }
-    for name, value in fields.items():
+    for name, value in _stripped(query).items():
         if value is None:
             continue
         if len(value) > MAX_QUERY_CHARS:
             raise InvalidInput(f"{name} is longer than {MAX_QUERY_CHARS} characters")
         if _CONTROL.search(value):
             raise InvalidInput(f"{name} contains control characters")
+    query = clean_query(query, divisions.knows_postcode if divisions is not None else None)
+    fields = _stripped(query)
     if not (
         fields["q"]
         or fields["voie"]
@@ -120,6 +111,20 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
         citycode=citycode,
         set_aside=query.set_aside,
     )
+
+
+def _stripped(query: AddressQuery) -> dict[str, str | None]:
+    return {
+        name: (value.strip() if value is not None else None)
+        for name, value in (
+            ("q", query.q),
+            ("numero", query.numero),
+            ("voie", query.voie),
+            ("code_postal", query.code_postal),
+            ("commune", query.commune),
+            ("citycode", query.citycode),
+        )
+    }
 
 
 class AddressResolver:

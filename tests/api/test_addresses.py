@@ -58,6 +58,7 @@ def test_a_commune_without_qpv_answers_without_a_match(geocoding_client: TestCli
         {"q": ""},
         {"q": "x" * 5000},
         {"q": "12 rue de\x07 Paris"},
+        {"q": "Bat \x07B\n4 rue Eric Tabarly\n93140 Bondy"},
         {"q": "12 rue de Paris", "code_postal": "00000"},
         {"q": "12 rue de Paris", "provider": "nominatim"},
         {"q": "12 rue de Paris", "geography": "2030"},
@@ -253,6 +254,7 @@ def test_a_proximity_point_is_accepted_as_a_hint(geocoding_client: TestClient) -
             ["Mme Martin", "Escalier C", "CS 70001", "93140 BONDY CEDEX"],
         ),
         ({"q": "4 rue Eric Tabarly 93141 BONDY CEDEX"}, ["93141 BONDY CEDEX"]),
+        ({"q": "Mme Martin\r\n4 rue Eric Tabarly\r\n93140 Bondy"}, ["Mme Martin"]),
         (
             {"street": "Bat B 4 rue Eric Tabarly", "postcode": "93141", "city": "Bondy Cedex"},
             ["Bat B", "Cedex", "code_postal 93141 (CEDEX)"],
