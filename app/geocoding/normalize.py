@@ -247,7 +247,7 @@ _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 def parse_address(text: str) -> ParsedAddress:
     """Split free text: "12 bd de la Villette 75019 Paris", "12, rue X, Paris", "rue X 93140"."""
     lines = split_lines(text)
-    text = _COUNTRY.sub("", lines.text)
+    text = _drop_country(lines.text)
     postcode: str | None = None
     city: str | None = None
     street_part = text
@@ -308,5 +308,19 @@ def _is_number_and_street(part: str) -> bool:
 
 
 _COUNTRY = re.compile(r"[\s,;-]*\bfrance\s*$", re.IGNORECASE)
+_POSTCODE_AND_CITY = re.compile(r"\d{5}\s+\S")
+
+
+def _drop_country(text: str) -> str:
+    """ "12 rue X 75019 Paris, France" -> without the country; "121 Avenue de France" kept."""
+    m = _COUNTRY.search(text)
+    if m is None:
+        return text
+    before = text[: m.start()]
+    if any(sep in m.group(0) for sep in ",;") or _POSTCODE_AND_CITY.search(before):
+        return before
+    return text
+
+
 # "75 019": some files split the postcode; only tried when no five-digit group is found.
 _SPACED_POSTCODE = re.compile(r"(?<!\d)(\d{2}\s\d{3})(?!\d)")

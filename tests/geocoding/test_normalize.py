@@ -265,6 +265,11 @@ def test_housenumber_label() -> None:
         ),
         ("12 RUE X 75 019 PARIS", ParsedAddress(HouseNumber(12), "RUE X", "75019", "PARIS")),
         ("12 rue X 75019 Paris, France", ParsedAddress(HouseNumber(12), "rue X", "75019", "Paris")),
+        ("121 Avenue de France", ParsedAddress(HouseNumber(121), "Avenue de France", None, None)),
+        (
+            "12 rue Anatole France 75001 Paris France",
+            ParsedAddress(HouseNumber(12), "rue Anatole France", "75001", "Paris"),
+        ),
         # No comma and no postcode: the city is left in the street for the geocoder to find.
         ("12 rue X Paris", ParsedAddress(HouseNumber(12), "rue X Paris", None, None)),
     ],
