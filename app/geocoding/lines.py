@@ -29,7 +29,7 @@ _COMPLEMENT_WORDS = frozenset(
         "aile", "residence", "res", "resid", "esc", "escalier", "entree", "ent", "hall",
         "porte", "appt", "apt", "app", "appart", "appartement", "logement", "log", "lgt",
         "chambre", "studio", "etage", "etg", "rdc", "chez", "c o", "co", "cidex",
-        "lieu dit", "lieudit", "ld", "hameau de", "m", "mme", "mr", "mlle", "monsieur",
+        "lieu dit", "lieudit", "ld", "m", "mme", "mr", "mlle", "monsieur",
         "madame", "mademoiselle", "mm", "famille", "societe", "sarl", "sas",
     }
 )  # fmt: skip
@@ -58,9 +58,10 @@ _NUMBER = re.compile(r"^\d{1,5}(?:bis|ter|quater|[a-z]{1,2}\d?)?$")
 _REP = re.compile(r"^(?:bis|ter|quater|quinquies|[a-z]{1,2}\d?)$")
 _ORDINAL = re.compile(r"^\d{1,2}(?:e|er|eme|em|ieme|ere|nd|nde)$")
 _POSTCODE_TOKEN = re.compile(r"^\d{5}$")
-# Special distribution (AFNOR line 5): "BP 123", "B.P. 45", "CS 70001", "TSA 12345".
+# Special distribution (AFNOR line 5): "BP 123", "B.P. 45", "CS 70001", "TSA 12345"; not
+# right after a number ("59 bp4" is a Paris repetition index).
 _SPECIAL = re.compile(
-    r"(?<![\w])(?:b\.?\s?p\.?|c\.?\s?s\.?|t\.?\s?s\.?\s?a\.?)\s*(?:n°\s*)?\d{1,5}(?![\w])",
+    r"(?<![\w])(?<!\d\s)(?:b\.?\s?p\.?|c\.?\s?s\.?|t\.?\s?s\.?\s?a\.?)\s*(?:n°\s*)?\d{1,5}(?![\w])",
     re.IGNORECASE,
 )
 # "75700 PARIS CEDEX 07", "93141 Bondy Cedex": a CEDEX office after a postcode and city.
@@ -70,6 +71,8 @@ _CEDEX_AFTER = re.compile(
 )
 _CEDEX = re.compile(r"(?<![\w])cedex(?:\s*\d{1,2})?(?![\w])", re.IGNORECASE)
 _LINE_POSTCODE = re.compile(r"^\s*(?:\d{5}|\d{2}\s\d{3})(?!\d)")
+# "Lieu dit" in two words: one token, like "Lieu-dit".
+_LIEU_DIT = re.compile(r"\b(lieu)\s+(dit)\b", re.IGNORECASE)
 _REPEATED_COMMAS = re.compile(r",(?:\s*,)+")
 _ARTICLES = frozenset({"de", "du", "des", "d", "la", "le", "les", "l"})
 _COUNTRY = frozenset({"france", "france metropolitaine"})
@@ -103,6 +106,7 @@ def _split_cached(text: str) -> AddressLines:
 
 def _split(text: str, known_postcode: KnownPostcode | None) -> AddressLines:
     aside: list[str] = []
+    text = _LIEU_DIT.sub(lambda m: f"{m.group(1)}-{m.group(2)}", text)
     lines = [line.strip(" \t,;") for line in re.split(r"[\r\n]+", text)]
     lines = [line for line in lines if line and fold(line) not in _COUNTRY]
     one = _layout(lines, aside) if len(lines) > 1 else (lines[0] if lines else "")
