@@ -78,6 +78,12 @@ _ARTICLES = frozenset({"de", "du", "des", "d", "la", "le", "les", "l"})
 _COUNTRY = frozenset({"france", "france metropolitaine"})
 
 
+# Words without which no step sets anything aside (see _may_hold_lines).
+_TRIGGERS = frozenset(
+    {w for w in _COMPLEMENT_WORDS | _TRAILING_WORDS if " " not in w} | {"lieu", "cedex", "c", "o"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AddressLines:
     """An address reduced to number, street, postcode and city, and the parts set aside."""
@@ -105,6 +111,10 @@ def _split_cached(text: str) -> AddressLines:
 
 
 def _split(text: str, known_postcode: KnownPostcode | None) -> AddressLines:
+    if not _may_hold_lines(text):
+        # The common case, a plain address: the same result as below, five times faster.
+        one = _REPEATED_COMMAS.sub(",", " ".join(text.split())).strip(" ,;-")
+        return AddressLines("" if fold(one) in _COUNTRY else one)
     aside: list[str] = []
     text = _LIEU_DIT.sub(lambda m: f"{m.group(1)}-{m.group(2)}", text)
     lines = [line.strip(" \t,;") for line in re.split(r"[\r\n]+", text)]
@@ -119,13 +129,20 @@ def _split(text: str, known_postcode: KnownPostcode | None) -> AddressLines:
     return AddressLines(one.strip(" ,;-"), tuple(aside))
 
 
+def _may_hold_lines(text: str) -> bool:
+    """Whether any step below could set something aside (a cheap test on words)."""
+    if "\n" in text or "\r" in text or _SPECIAL.search(text):
+        return True
+    return not _TRIGGERS.isdisjoint(fold(text).split())
+
+
 def _position(text: str, part: str) -> int:
     found = text.find(part)
     return found if found >= 0 else len(text)
 
 
 def _keep(aside: list[str], part: str) -> str:
-    """Record ``part`` as set aside; the empty string to put in its place."""
+    """Record ``part`` as set aside; a space to put in its place."""
     aside.append(" ".join(part.split()).strip(" ,;-"))
     return " "
 
