@@ -50,6 +50,7 @@ from app.db.session import make_engine  # noqa: E402
 from app.folding import fix_mojibake  # noqa: E402
 from app.geocoding.base import AddressQuery, Candidate, MatchType  # noqa: E402
 from app.geocoding.local import LocalGeocoder  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from app.spatial.index import GeographyIndex  # noqa: E402
 from app.spatial.records import DatasetInfo, QpvInfo, QpvSource  # noqa: E402
 
@@ -417,7 +418,7 @@ def named_sets(
             for r in rnd.sample(with_rep, min(size, len(with_rep)))
         ],
         "wrong arrondissement postcode": [
-            (r, f"{r.numero} {fix_mojibake(r.street)} {rnd.choice(neighbours[r.citycode])} Paris")
+            (r, f"{_number(r)} {fix_mojibake(r.street)} {rnd.choice(neighbours[r.citycode])} Paris")
             for r in paris[:size]
         ],
         "no commune": [(r, f"{_number(r)} {fix_mojibake(r.street)}") for r in pool[3 * size :]],
@@ -426,7 +427,7 @@ def named_sets(
     for r in pool:
         street = _street_with_typo(r, rnd)
         if street is not None:
-            typos.append((r, f"{r.numero} {street} {r.postcode} {fix_mojibake(r.city).lower()}"))
+            typos.append((r, f"{_number(r)} {street} {r.postcode} {fix_mojibake(r.city).lower()}"))
         if len(typos) == size:
             break
     sets["typo+postcode"] = typos
@@ -476,34 +477,53 @@ class Found:
     score: float
     lon: float
     lat: float
+    # The first other candidate the service's ambiguity rule weighs (score within the
+    # margin, farther than the distance): the answer is `ambiguous` if its QPV differs.
+    rival: tuple[float, float] | None = None
+
+
+NOTHING = Found(None, None, 0.0, math.nan, math.nan)
+_SETTINGS = Settings()
+
+
+def _found(best: Candidate, others: list[Candidate]) -> Found:
+    rival = None
+    for other in others:
+        if best.score - other.score > _SETTINGS.ambiguity_score_margin:
+            break
+        metres = float(_metres(*map(np.array, (best.lon, best.lat, other.lon, other.lat))))
+        if metres > _SETTINGS.ambiguity_distance_m:
+            rival = (other.lon, other.lat)
+            break
+    return Found(best.id, str(best.type), best.score, best.lon, best.lat, rival)
 
 
 def _local_answers(geocoder: LocalGeocoder, queries: list[str]) -> list[Found]:
     out = []
     for q in queries:
-        cands = geocoder.search(AddressQuery(q=q), 1)
-        if not cands:
-            out.append(Found(None, None, 0.0, math.nan, math.nan))
-            continue
-        c = cands[0]
-        out.append(Found(c.id, str(c.type), c.score, c.lon, c.lat))
+        cands = geocoder.search(AddressQuery(q=q), 5)
+        out.append(_found(cands[0], cands[1:]) if cands else NOTHING)
     return out
 
 
 def _addok_answers(url: str, queries: list[str]) -> list[Found]:
     def one(client: httpx.Client, q: str) -> Found:
         text = " ".join(q.split())[:200]
-        resp = client.get(f"{url}/search/", params={"q": text, "limit": 1})
+        resp = client.get(f"{url}/search/", params={"q": text, "limit": 5})
         features = resp.json().get("features", []) if resp.status_code == 200 else []
-        if not features:
-            return Found(None, None, 0.0, math.nan, math.nan)
-        f = features[0]
-        lon, lat = f["geometry"]["coordinates"]
-        p = f["properties"]
-        return Found(p.get("id"), p.get("type"), float(p.get("score", 0)), lon, lat)
+        cands = [_candidate(f) for f in features]
+        return _found(cands[0], cands[1:]) if cands else NOTHING
 
     with httpx.Client(timeout=30) as client, ThreadPoolExecutor(4) as pool:
         return list(pool.map(lambda q: one(client, q), queries))
+
+
+def _candidate(feature: dict[str, Any]) -> Candidate:
+    lon, lat = feature["geometry"]["coordinates"]
+    p = feature["properties"]
+    return Candidate(
+        p.get("label", ""), float(p.get("score", 0)), MatchType(p["type"]), lon, lat, id=p.get("id")
+    )
 
 
 def score_set(
@@ -515,10 +535,16 @@ def score_set(
     t_lat = np.array([r.lat for r in truth])
     f_lon = np.array([f.lon for f in found])
     f_lat = np.array([f.lat for f in found])
-    right_qpv = index.tag(t_lon, t_lat) == index.tag(np.nan_to_num(f_lon), np.nan_to_num(f_lat))
-    right_qpv &= np.isfinite(f_lon)
+    found_qpv = index.tag(np.nan_to_num(f_lon), np.nan_to_num(f_lat))
+    r_lon = np.array([f.rival[0] if f.rival else 0.0 for f in found])
+    r_lat = np.array([f.rival[1] if f.rival else 0.0 for f in found])
+    has_rival = np.array([f.rival is not None for f in found])
+    ambiguous = has_rival & (index.tag(r_lon, r_lat) != found_qpv)
+    # An ambiguous answer names no QPV: neither right nor confidently wrong.
+    right_qpv = (index.tag(t_lon, t_lat) == found_qpv) & np.isfinite(f_lon) & ~ambiguous
     metres = _metres(t_lon, t_lat, f_lon, f_lat)
     confident = np.array([f.type == "housenumber" and f.score >= CONFIDENT for f in found])
+    confident &= ~ambiguous
     wrong = confident & ~(metres <= WRONG_M)
     right_number = np.array([f.id == r.ban_id for f, r in zip(found, truth, strict=True)])
     return {
@@ -527,6 +553,7 @@ def score_set(
         "right_qpv_pct": round(100 * float(right_qpv.mean()), 2),
         "confidently_wrong_pct": round(100 * float(wrong.mean()), 2),
         "not_found_pct": round(100 * float(np.isnan(f_lon).mean()), 2),
+        "ambiguous_pct": round(100 * float(ambiguous.mean()), 2),
     }
 
 
@@ -619,20 +646,17 @@ def _addok_server(files: list[Path], workdir: Path) -> Iterator[str]:
 
 def print_sets(figures: dict[str, Any]) -> None:
     """The sets as a Markdown table, engines side by side."""
-    engines = sorted(
-        {e for row in figures["sets"].values() for e in row}, key=("local", "addok").index
-    )
-    head = "| set | n |" + "".join(
-        f" {e}: right number % | {e}: right QPV % | {e}: confidently wrong % |" for e in engines
-    )
-    print(head)
-    print("|" + "---|" * (2 + 3 * len(engines)))
+    engines = [e for e in ("local", "addok") if any(e in r for r in figures["sets"].values())]
+    columns = ("right number %", "right QPV %", "confidently wrong %", "ambiguous %")
+    print("| set | n |" + "".join(f" {e}: {c} |" for e in engines for c in columns))
+    print("|---|---:|" + "---:|" * (len(columns) * len(engines)))
     for name, row in figures["sets"].items():
         cells = [name, str(next(iter(row.values()))["n"])]
         for e in engines:
             r = row[e]
             number = "-" if r["right_number_pct"] is None else f"{r['right_number_pct']:.2f}"
             cells += [number, f"{r['right_qpv_pct']:.2f}", f"{r['confidently_wrong_pct']:.2f}"]
+            cells.append(f"{r['ambiguous_pct']:.2f}")
         print("| " + " | ".join(cells) + " |")
 
 
