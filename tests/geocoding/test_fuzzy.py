@@ -64,7 +64,7 @@ def test_extract_answers_what_rapidfuzz_answers_over_every_key(
     paris_keys: list[str], limit: int
 ) -> None:
     pool = Pool({k: [i] for i, k in enumerate(paris_keys)})
-    queries = _typos(paris_keys, 400, seed=limit) + ["rue paix", "bd villette", "zzzz", "e"]
+    queries = [*_typos(paris_keys, 400, seed=limit), "rue paix", "bd villette", "zzzz", "e"]
     for query in queries:
         assert pool.extract(query, limit) == _reference(pool, query, limit), query
 
