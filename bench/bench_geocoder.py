@@ -509,13 +509,22 @@ def _local_answers(geocoder: LocalGeocoder, queries: list[str]) -> list[Found]:
 def _addok_answers(url: str, queries: list[str]) -> list[Found]:
     def one(client: httpx.Client, q: str) -> Found:
         text = " ".join(q.split())[:200]
-        resp = client.get(f"{url}/search/", params={"q": text, "limit": 5})
+        for _ in range(5):  # a loaded machine: retry what the server could not answer
+            resp = client.get(f"{url}/search/", params={"q": text, "limit": 5})
+            if resp.status_code == 200:
+                break
+            failures.append(resp.status_code)
+            time.sleep(0.2)
         features = resp.json().get("features", []) if resp.status_code == 200 else []
         cands = [_candidate(f) for f in features]
         return _found(cands[0], cands[1:]) if cands else NOTHING
 
+    failures: list[int] = []
     with httpx.Client(timeout=30) as client, ThreadPoolExecutor(4) as pool:
-        return list(pool.map(lambda q: one(client, q), queries))
+        found = list(pool.map(lambda q: one(client, q), queries))
+    if failures:
+        print(f"addok: {len(failures)} failed requests {sorted(set(failures))}", file=sys.stderr)
+    return found
 
 
 def _candidate(feature: dict[str, Any]) -> Candidate:
