@@ -101,7 +101,7 @@ class _Asked:
     """The communes the user named, and how, to say when the answer lies elsewhere."""
 
     codes: frozenset[str]
-    what: str  # "postcode 75008", "citycode 93010", "commune 'Bondy'"
+    what: str  # "postcode 75008", "citycode 93010", "the commune 'Bondy'"
 
     def differs(self, found: Candidate) -> str:
         """The note for a candidate outside the communes given."""
@@ -111,15 +111,19 @@ class _Asked:
 def _asked(parsed: ParsedAddress, citycode: str | None, scopes: list[_Scope]) -> _Asked | None:
     """The communes given (the most specific scope) and how they were given."""
     first = scopes[0].citycodes if scopes else None
-    if first is None:
-        return None
+    what = _named(parsed, citycode)
+    return None if first is None or what is None else _Asked(first, what)
+
+
+def _named(parsed: ParsedAddress, citycode: str | None) -> str | None:
+    """How the query names its commune: "citycode 93010", "postcode 75008", "the commune 'X'"."""
     if citycode and citycode.strip():
-        what = f"citycode {citycode.strip().upper()}"
-    elif parsed.postcode:
-        what = f"postcode {parsed.postcode}"
-    else:
-        what = f"commune {parsed.city!r}"
-    return _Asked(first, what)
+        return f"citycode {citycode.strip().upper()}"
+    if parsed.postcode:
+        return f"postcode {parsed.postcode}"
+    if parsed.city:
+        return f"the commune {parsed.city!r}"
+    return None
 
 
 class LocalGeocoder:
@@ -192,15 +196,8 @@ class LocalGeocoder:
     def uncovered(self, query: AddressQuery) -> str | None:
         """Which commune named by the query the tables do not cover, in words, or None."""
         parsed = self._parsed(query)
-        if self._scopes(parsed, query.citycode):
-            return None
-        if query.citycode and query.citycode.strip():
-            named = f"citycode {query.citycode.strip().upper()}"
-        elif parsed.postcode:
-            named = f"postcode {parsed.postcode}"
-        elif parsed.city:
-            named = f"the commune {parsed.city!r}"
-        else:
+        named = _named(parsed, query.citycode)
+        if named is None or self._scopes(parsed, query.citycode):
             return None
         return (
             f"The local geocoder's tables do not cover {named} (they hold "
