@@ -18,13 +18,16 @@ from app.divisions import AdminDivisions
 from app.errors import InvalidInput, NotReady, UnknownDepartement, UpstreamError, echo
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
 from app.geocoding.fallback import CoverageFallback
+from app.geocoding.hints import SearchHints
+from app.geocoding.lines import clean_query
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import GeographyIndex, PointAnswer, QpvIndex
 from app.spatial.territories import Territory, territory_of_departement, territory_of_point
 
 MAX_QUERY_CHARS = 250
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Tab, line feed and carriage return are allowed: addresses come on several lines (AFNOR).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _GEOD = Geod(ellps="GRS80")
 
 
@@ -61,6 +64,7 @@ class AddressAnswer:
     point: PointAnswer | None = None  # the QPV answer at the candidate's position
     street: StreetSpread | None = None
     alternatives: tuple[tuple[Candidate, PointAnswer], ...] = field(default_factory=tuple)
+    set_aside: tuple[str, ...] = ()  # lines left out of the search (flat, building, CEDEX...)
 
 
 @runtime_checkable
@@ -74,25 +78,17 @@ class StreetPoints(Protocol):
 
 def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> AddressQuery:
     """Refuse empty, oversized, binary or malformed input, and (with the administrative
-    divisions) postcodes and INSEE codes that do not exist; return the query trimmed."""
-    fields = {
-        name: (value.strip() if value is not None else None)
-        for name, value in (
-            ("q", query.q),
-            ("numero", query.numero),
-            ("voie", query.voie),
-            ("code_postal", query.code_postal),
-            ("commune", query.commune),
-            ("citycode", query.citycode),
-        )
-    }
-    for name, value in fields.items():
+    divisions) postcodes and INSEE codes that do not exist; return the query trimmed, its
+    extra lines (flat, building, BP, CEDEX...) set aside."""
+    for name, value in _stripped(query).items():
         if value is None:
             continue
         if len(value) > MAX_QUERY_CHARS:
             raise InvalidInput(f"{name} is longer than {MAX_QUERY_CHARS} characters")
         if _CONTROL.search(value):
             raise InvalidInput(f"{name} contains control characters")
+    query = clean_query(query, divisions.knows_postcode if divisions is not None else None)
+    fields = _stripped(query)
     if not (
         fields["q"]
         or fields["voie"]
@@ -114,7 +110,22 @@ def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> Ad
         code_postal=postcode or None,
         commune=fields["commune"] or None,
         citycode=citycode,
+        set_aside=query.set_aside,
     )
+
+
+def _stripped(query: AddressQuery) -> dict[str, str | None]:
+    return {
+        name: (value.strip() if value is not None else None)
+        for name, value in (
+            ("q", query.q),
+            ("numero", query.numero),
+            ("voie", query.voie),
+            ("code_postal", query.code_postal),
+            ("commune", query.commune),
+            ("citycode", query.citycode),
+        )
+    }
 
 
 class AddressResolver:
@@ -160,18 +171,21 @@ class AddressResolver:
         provider: str | None = None,
         geography: Geography | None = None,
         as_of: date | None = None,
+        hints: SearchHints | None = None,
     ) -> AddressAnswer:
-        """Validate, geocode and answer one address."""
+        """Validate, geocode and answer one address (``hints``: BAN's type, limit, lat/lon)."""
         query = validate(query, self.divisions)
         geocoder = self.geocoder(provider)
-        result = await geocoder.geocode(query, limit=5)
+        hints = hints or SearchHints()
+        result = await geocoder.geocode(query, limit=hints.limit)
         if result.error is not None:
             raise UpstreamError(
                 f"the {geocoder.name} geocoder failed: {result.error.value}",
                 provider=geocoder.name,
                 error=result.error.value,
             )
-        return self.answer(query, result, geocoder, geography, as_of)
+        answer = self.answer(query, hints.apply(result), geocoder, geography, as_of)
+        return replace(answer, set_aside=query.set_aside) if query.set_aside else answer
 
     def answer(
         self,

@@ -61,13 +61,29 @@ def commune_code(citycode: str) -> str:
     return _CITY_OF_ARRONDISSEMENT.get(citycode, citycode)
 
 
+def arrondissement_postcode(city: str, number: int) -> str | None:
+    """The postcode of arrondissement ``number`` of Paris, Lyon or Marseille named ``city``
+    ("PARIS CEDEX 07": the CEDEX office number is the arrondissement), else None."""
+    bounds = _ARRONDISSEMENT_POSTCODES.get(city.strip().lower())
+    if bounds is None or not 1 <= number <= bounds[1]:
+        return None
+    return f"{bounds[0]}{number:02d}" if bounds[0] != "6900" else f"{bounds[0]}{number}"
+
+
+# City name -> (postcode prefix, number of arrondissements).
+_ARRONDISSEMENT_POSTCODES = {"paris": ("750", 20), "marseille": ("130", 16), "lyon": ("6900", 9)}
+
+
 def postcode_problem(code: str, divisions: AdminDivisions | None = None) -> str | None:
     """Why ``code`` is not a postcode in use, or None; without the administrative divisions
     only its shape and département prefix can be checked."""
     if not is_postcode(code):
         return "is not a French postcode"
     if divisions is not None and not divisions.knows_postcode(code):
-        return f"does not exist (La Poste postcodes, administrative divisions {_of(divisions)})"
+        return (
+            f"does not exist (La Poste postcodes, administrative divisions {_of(divisions)}); "
+            "a CEDEX code is accepted when the commune says so (commune=PARIS CEDEX 07)"
+        )
     return None
 
 

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import logs
 from app.api import access, docs, metrics, middleware, problems, reload, web
+from app.api.params import STRICT_QUERY
 from app.api.routes import (
     addresses,
     admin,
@@ -108,8 +109,15 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         maps.router,
         admin.router,
     ):
-        app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
-    app.include_router(jobs.router, prefix="/v1", responses=problems.JOB_PROBLEM_RESPONSES)
+        app.include_router(
+            router, prefix="/v1", responses=problems.PROBLEM_RESPONSES, dependencies=STRICT_QUERY
+        )
+    app.include_router(
+        jobs.router,
+        prefix="/v1",
+        responses=problems.JOB_PROBLEM_RESPONSES,
+        dependencies=STRICT_QUERY,
+    )
     # Last: routes are tried in order, and the lookups are the hot path.
     app.include_router(metrics.router)
     docs.install(app)

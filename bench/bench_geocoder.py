@@ -17,21 +17,26 @@ with the spatial index; :func:`run` returns the same arrays for use from code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import io
 import json
+import math
 import os
 import random
 import sys
 import tempfile
 import time
 import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 from numpy.typing import NDArray
 
@@ -45,6 +50,7 @@ from app.db.session import make_engine  # noqa: E402
 from app.folding import fix_mojibake  # noqa: E402
 from app.geocoding.base import AddressQuery, Candidate, MatchType  # noqa: E402
 from app.geocoding.local import LocalGeocoder  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from app.spatial.index import GeographyIndex  # noqa: E402
 from app.spatial.records import DatasetInfo, QpvInfo, QpvSource  # noqa: E402
 
@@ -305,16 +311,7 @@ def qpv_agreement(arrays: dict[str, NDArray[Any]]) -> dict[str, float]:
     Same answer = the same QPV code, or outside every QPV at both points; an address not
     found counts as wrong.
     """
-    qpv = read_qpv_file(QPV2024_GEOJSON)
-    index = GeographyIndex.build(
-        DatasetInfo(
-            0, qpv.geography, qpv.source_name, qpv.sha256, len(qpv.rows), 0, datetime.now(UTC)
-        ),
-        [
-            QpvSource(QpvInfo(r.code, r.name, r.departement, r.territory, (), ()), r.geom)
-            for r in qpv.rows
-        ],
-    )
+    index = _qpv_index()
     shares = {}
     for prefix in sorted({k.rsplit("_", 2)[0] for k in arrays if k.endswith("_true_lon")}):
         truth = index.tag(arrays[f"{prefix}_true_lon"], arrays[f"{prefix}_true_lat"])
@@ -325,6 +322,353 @@ def qpv_agreement(arrays: dict[str, NDArray[Any]]) -> dict[str, float]:
     return shares
 
 
+# ---------------------------------------------------------------- named accuracy sets (issue 9)
+
+CONFIDENT = 0.8  # a housenumber answer at or above this score is taken at its word
+WRONG_M = 50.0  # ... and is confidently wrong when farther than this from the truth
+SET_NAMES = (
+    "clean",
+    "degraded",
+    "typo+postcode",
+    "extra lines",
+    "missing numbers",
+    "bis/ter",
+    "wrong arrondissement postcode",
+    "no commune",
+)
+_NAMES = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy")
+_RESIDENCES = ("les Lilas", "du Parc", "Les Tilleuls", "Le Clos Fleuri", "des Peupliers")
+
+
+def _number(row: Row, rnd: random.Random | None = None) -> str:
+    if not row.rep:
+        return row.numero
+    form = rnd.choice(REP_FORMS.get(row.rep.lower(), [row.rep])) if rnd else row.rep
+    return f"{row.numero}{rnd.choice(('', ' ')) if rnd else ' '}{form}"
+
+
+def _street_with_typo(row: Row, rnd: random.Random) -> str | None:
+    words = fix_mojibake(row.street).split()
+    long_words = [i for i, w in enumerate(words) if i > 0 and len(w) >= 5]
+    if not long_words:
+        return None
+    i = rnd.choice(long_words)
+    words[i] = _typo(words[i], rnd)
+    return " ".join(words).lower()
+
+
+def _with_lines(row: Row, rnd: random.Random) -> str:
+    """The clean address wrapped in the lines people add (one template, seeded)."""
+    street = f"{_number(row)} {fix_mojibake(row.street)}"
+    place = f"{row.postcode} {fix_mojibake(row.city)}"
+    letter, n, name = rnd.choice("ABCDEF"), rnd.randint(1, 120), rnd.choice(_NAMES)
+    arr = int(row.citycode[-2:]) if row.citycode.startswith("751") else 0
+    cedex = f"75{rnd.randint(700, 999)} PARIS CEDEX {arr:02d}" if arr else f"{place} CEDEX"
+    templates = [
+        f"Bat {letter} Appt {n} {street} {place}",
+        f"Résidence {rnd.choice(_RESIDENCES)} {street} {place}",
+        f"{street} Appt {n} {place}",
+        f"chez {name} {street} {place}",
+        f"{street} BP {n} {place}",
+        f"M. {name}\nAppartement {n}\nBâtiment {letter}\n{street}\n{place}\nFRANCE",
+        f"{street} {cedex}",
+        f"{rnd.randint(1, 9)}e étage {street} {place}",
+        f"Esc {letter} {street}, {place}",
+        f"Mme {name}\n{street}\nCS {rnd.randint(10000, 99999)}\n{cedex}",
+    ]
+    return rnd.choice(templates)
+
+
+def _neighbour_postcodes(rows: list[Row]) -> dict[str, list[str]]:
+    """Paris arrondissement postcode -> the postcodes of its three nearest arrondissements."""
+    sums: dict[str, list[float]] = {}
+    for r in rows:
+        if r.citycode.startswith("751"):
+            acc = sums.setdefault(r.citycode, [0.0, 0.0, 0.0])
+            acc[0] += r.lon
+            acc[1] += r.lat
+            acc[2] += 1
+    centre = {c: (a[0] / a[2], a[1] / a[2]) for c, a in sums.items()}
+    out = {}
+    for code, (x, y) in centre.items():
+        others = sorted((c for c in centre if c != code), key=lambda c: _sq(centre[c], x, y))
+        out[code] = [f"750{c[-2:]}" for c in others[:3]]
+    return out
+
+
+def _sq(p: tuple[float, float], x: float, y: float) -> float:
+    return (p[0] - x) ** 2 + ((p[1] - y) * 1.5) ** 2
+
+
+def named_sets(
+    rows: list[Row], held: list[Row], size: int, rnd: random.Random
+) -> dict[str, list[tuple[Row, str]]]:
+    """Every named set as (truth, query text) pairs, seeded."""
+    pool = rnd.sample(rows, min(len(rows), size * 4))
+    paris = [r for r in pool if r.citycode.startswith("751")]
+    with_rep = [r for r in rows if r.rep]
+    neighbours = _neighbour_postcodes(rows)
+    sets: dict[str, list[tuple[Row, str]]] = {
+        "clean": [(r, clean_query(r).q or "") for r in pool[:size]],
+        "degraded": [(r, degrade(r, rnd).q or "") for r in pool[size : 2 * size]],
+        "extra lines": [(r, _with_lines(r, rnd)) for r in pool[2 * size : 3 * size]],
+        "missing numbers": [(r, clean_query(r).q or "") for r in held[:size]],
+        "bis/ter": [
+            (r, f"{_number(r, rnd)} {fix_mojibake(r.street)} {r.postcode} {r.city}")
+            for r in rnd.sample(with_rep, min(size, len(with_rep)))
+        ],
+        "wrong arrondissement postcode": [
+            (r, f"{_number(r)} {fix_mojibake(r.street)} {rnd.choice(neighbours[r.citycode])} Paris")
+            for r in paris[:size]
+        ],
+        "no commune": [(r, f"{_number(r)} {fix_mojibake(r.street)}") for r in pool[3 * size :]],
+    }
+    typos = []
+    for r in pool:
+        street = _street_with_typo(r, rnd)
+        if street is not None:
+            typos.append((r, f"{_number(r)} {street} {r.postcode} {fix_mojibake(r.city).lower()}"))
+        if len(typos) == size:
+            break
+    sets["typo+postcode"] = typos
+    sets["no commune"] = sets["no commune"][:size]
+    return {name: sets[name] for name in SET_NAMES}
+
+
+def held_out(rows: list[Row], n: int, rnd: random.Random) -> list[Row]:
+    """Addresses to remove from the tables: numbers with a same-parity neighbour on each side."""
+    by_street: dict[str, list[Row]] = {}
+    for r in rows:
+        by_street.setdefault(
+            r.ban_id.rsplit("_", 2)[0] if r.rep else r.ban_id.rsplit("_", 1)[0], []
+        ).append(r)
+    candidates = []
+    for street_rows in by_street.values():
+        numbers = sorted(int(r.numero) for r in street_rows if r.numero.isdigit())
+        for r in street_rows:
+            if r.rep or not r.numero.isdigit():
+                continue
+            k = int(r.numero)
+            same = [m for m in numbers if m % 2 == k % 2 and m != k]
+            if any(m < k for m in same) and any(m > k for m in same):
+                candidates.append(r)
+    return rnd.sample(candidates, min(n, len(candidates)))
+
+
+def _write_without(src: Path, dst: Path, drop: set[str]) -> None:
+    """A copy of a BAN extract without the addresses whose id is in ``drop``."""
+    with (
+        gzip.open(src, "rt", encoding="utf-8", newline="") as fin,
+        gzip.open(dst, "wt", encoding="utf-8", newline="") as fout,
+    ):
+        header = fin.readline()
+        fout.write(header)
+        for line in fin:
+            if line.split(";", 1)[0] not in drop:
+                fout.write(line)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One engine's best answer to one query (None fields when nothing was found)."""
+
+    id: str | None
+    type: str | None
+    score: float
+    lon: float
+    lat: float
+    # The first other candidate the service's ambiguity rule weighs (score within the
+    # margin, farther than the distance): the answer is `ambiguous` if its QPV differs.
+    rival: tuple[float, float] | None = None
+
+
+NOTHING = Found(None, None, 0.0, math.nan, math.nan)
+_SETTINGS = Settings()
+
+
+def _found(best: Candidate, others: list[Candidate]) -> Found:
+    rival = None
+    for other in others:
+        if best.score - other.score > _SETTINGS.ambiguity_score_margin:
+            break
+        metres = float(_metres(*map(np.array, (best.lon, best.lat, other.lon, other.lat))))
+        if metres > _SETTINGS.ambiguity_distance_m:
+            rival = (other.lon, other.lat)
+            break
+    return Found(best.id, str(best.type), best.score, best.lon, best.lat, rival)
+
+
+def _local_answers(geocoder: LocalGeocoder, queries: list[str]) -> list[Found]:
+    out = []
+    for q in queries:
+        cands = geocoder.search(AddressQuery(q=q), 5)
+        out.append(_found(cands[0], cands[1:]) if cands else NOTHING)
+    return out
+
+
+def _addok_answers(url: str, queries: list[str]) -> list[Found]:
+    def one(client: httpx.Client, q: str) -> Found:
+        text = " ".join(q.split())[:200]
+        for _ in range(5):  # a loaded machine: retry what the server could not answer
+            resp = client.get(f"{url}/search/", params={"q": text, "limit": 5})
+            if resp.status_code == 200:
+                break
+            failures.append(resp.status_code)
+            time.sleep(0.2)
+        features = resp.json().get("features", []) if resp.status_code == 200 else []
+        cands = [_candidate(f) for f in features]
+        return _found(cands[0], cands[1:]) if cands else NOTHING
+
+    failures: list[int] = []
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda q: one(client, q), queries))
+    if failures:
+        print(f"addok: {len(failures)} failed requests {sorted(set(failures))}", file=sys.stderr)
+    return found
+
+
+def _candidate(feature: dict[str, Any]) -> Candidate:
+    lon, lat = feature["geometry"]["coordinates"]
+    p = feature["properties"]
+    return Candidate(
+        p.get("label", ""), float(p.get("score", 0)), MatchType(p["type"]), lon, lat, id=p.get("id")
+    )
+
+
+def score_set(
+    truth: list[Row], found: list[Found], index: GeographyIndex, with_number: bool
+) -> dict[str, Any]:
+    """Right house number, right QPV answer, confidently wrong: shares in % of the set."""
+    n = len(truth)
+    t_lon = np.array([r.lon for r in truth])
+    t_lat = np.array([r.lat for r in truth])
+    f_lon = np.array([f.lon for f in found])
+    f_lat = np.array([f.lat for f in found])
+    found_qpv = index.tag(np.nan_to_num(f_lon), np.nan_to_num(f_lat))
+    r_lon = np.array([f.rival[0] if f.rival else 0.0 for f in found])
+    r_lat = np.array([f.rival[1] if f.rival else 0.0 for f in found])
+    has_rival = np.array([f.rival is not None for f in found])
+    ambiguous = has_rival & (index.tag(r_lon, r_lat) != found_qpv)
+    # An ambiguous answer names no QPV: neither right nor confidently wrong.
+    right_qpv = (index.tag(t_lon, t_lat) == found_qpv) & np.isfinite(f_lon) & ~ambiguous
+    metres = _metres(t_lon, t_lat, f_lon, f_lat)
+    confident = np.array([f.type == "housenumber" and f.score >= CONFIDENT for f in found])
+    confident &= ~ambiguous
+    wrong = confident & ~(metres <= WRONG_M)
+    right_number = np.array([f.id == r.ban_id for f, r in zip(found, truth, strict=True)])
+    return {
+        "n": n,
+        "right_number_pct": round(100 * float(right_number.mean()), 2) if with_number else None,
+        "right_qpv_pct": round(100 * float(right_qpv.mean()), 2),
+        "confidently_wrong_pct": round(100 * float(wrong.mean()), 2),
+        "not_found_pct": round(100 * float(np.isnan(f_lon).mean()), 2),
+        "ambiguous_pct": round(100 * float(ambiguous.mean()), 2),
+    }
+
+
+def _metres(
+    lon1: NDArray[Any], lat1: NDArray[Any], lon2: NDArray[Any], lat2: NDArray[Any]
+) -> NDArray[Any]:
+    k = math.pi / 180
+    x = (lon2 - lon1) * k * np.cos((lat1 + lat2) * k / 2)
+    y = (lat2 - lat1) * k
+    metres: NDArray[Any] = 6_371_000 * np.sqrt(x * x + y * y)
+    return metres
+
+
+def _qpv_index() -> GeographyIndex:
+    qpv = read_qpv_file(QPV2024_GEOJSON)
+    return GeographyIndex.build(
+        DatasetInfo(
+            0, qpv.geography, qpv.source_name, qpv.sha256, len(qpv.rows), 0, datetime.now(UTC)
+        ),
+        [
+            QpvSource(QpvInfo(r.code, r.name, r.departement, r.territory, (), ()), r.geom)
+            for r in qpv.rows
+        ],
+    )
+
+
+def run_sets(size: int = 1000, seed: int = 42, addok: bool = False) -> dict[str, Any]:
+    """The named sets through the local geocoder and, with ``addok``, a real addok built
+    from the same extracts (held-out addresses removed from both)."""
+    rnd = random.Random(seed)
+    rows = read_rows(BAN_BONDY) + read_rows(BAN_PARIS)
+    held = held_out(rows, size, rnd)
+    drop = {r.ban_id for r in held}
+    kept = [r for r in rows if r.ban_id not in drop]
+    sets = named_sets(kept, held, size, rnd)
+    index = _qpv_index()
+    figures: dict[str, Any] = {"seed": seed, "size": size, "sets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [Path(tmp) / "bondy.csv.gz", Path(tmp) / "paris.csv.gz"]
+        for src, dst in zip((BAN_BONDY, BAN_PARIS), files, strict=True):
+            _write_without(src, dst, drop)
+        url = f"sqlite:///{Path(tmp) / 'sets.sqlite3'}"
+        upgrade(url)
+        engine = make_engine(url)
+        import_ban_files(engine, files)
+        geocoder = load_local_geocoder(engine)
+        engine.dispose()
+        engines: dict[str, Any] = {"local": lambda qs: _local_answers(geocoder, qs)}
+        with contextlib.ExitStack() as stack:
+            if addok:
+                addok_url = stack.enter_context(_addok_server(files, Path(tmp)))
+                engines["addok"] = lambda qs: _addok_answers(addok_url, qs)
+            for name, pairs in sets.items():
+                truth, queries = [p[0] for p in pairs], [p[1] for p in pairs]
+                row = figures["sets"].setdefault(name, {})
+                for engine_name, answer in engines.items():
+                    started = time.process_time()
+                    found = answer(queries)
+                    cpu = time.process_time() - started
+                    scored = score_set(truth, found, index, name != "missing numbers")
+                    scored["cpu_s"] = round(cpu, 2)
+                    row[engine_name] = scored
+    return figures
+
+
+@contextlib.contextmanager
+def _addok_server(files: list[Path], workdir: Path) -> Iterator[str]:
+    """A real addok indexing ``files`` (as the test suite builds it), served on loopback."""
+    from tests.geocoding.addok_server import AddokServer, check_redis, claim_redis_dbs
+
+    host, _, port = os.environ.get("QPV_TEST_REDIS", "127.0.0.1:6379").rpartition(":")
+    check_redis(host, int(port))
+    merged = workdir / "both.csv.gz"
+    with gzip.open(merged, "wt", encoding="utf-8", newline="") as out:
+        for i, f in enumerate(files):
+            with gzip.open(f, "rt", encoding="utf-8", newline="") as fin:
+                header = fin.readline()
+                if i == 0:
+                    out.write(header)
+                out.writelines(fin)
+    with claim_redis_dbs(host, int(port)) as target:
+        server = AddokServer(merged, workdir / "addok", target)
+        try:
+            server.build()
+            yield server.start()
+        finally:
+            server.stop()
+            target.flush()
+
+
+def print_sets(figures: dict[str, Any]) -> None:
+    """The sets as a Markdown table, engines side by side."""
+    engines = [e for e in ("local", "addok") if any(e in r for r in figures["sets"].values())]
+    columns = ("right number %", "right QPV %", "confidently wrong %", "ambiguous %")
+    print("| set | n |" + "".join(f" {e}: {c} |" for e in engines for c in columns))
+    print("|---|---:|" + "---:|" * (len(columns) * len(engines)))
+    for name, row in figures["sets"].items():
+        cells = [name, str(next(iter(row.values()))["n"])]
+        for e in engines:
+            r = row[e]
+            number = "-" if r["right_number_pct"] is None else f"{r['right_number_pct']:.2f}"
+            cells += [number, f"{r['right_qpv_pct']:.2f}", f"{r['confidently_wrong_pct']:.2f}"]
+            cells.append(f"{r['ambiguous_pct']:.2f}")
+        print("| " + " | ".join(cells) + " |")
+
+
 def main() -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -333,7 +677,19 @@ def main() -> int:
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     parser.add_argument("--points-out", type=Path, help="write true/found lon/lat arrays (.npz)")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    parser.add_argument(
+        "--sets", type=int, metavar="N", help="run the named accuracy sets, N addresses each"
+    )
+    parser.add_argument("--addok", action="store_true", help="with --sets: addok side by side")
     args = parser.parse_args()
+    if args.sets:
+        figures = run_sets(args.sets, args.seed, args.addok)
+        print(json.dumps(figures, indent=2))
+        print_sets(figures)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(figures, indent=2))
+        return 0
     figures = run(args.paris_sample, args.seed, args.database_url)
     arrays = figures.pop("arrays")
     print(json.dumps(figures, indent=2))

@@ -6,6 +6,7 @@ import pytest
 
 from app.codes import (
     DEPARTEMENTS,
+    arrondissement_postcode,
     citycode_problem,
     commune_code,
     departement_of_citycode,
@@ -116,3 +117,21 @@ def test_an_insee_code_must_exist_when_the_divisions_are_known(
     code: str, divisions: AdminDivisions | None, ok: bool
 ) -> None:
     assert (citycode_problem(code, divisions) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("city", "number", "postcode"),
+    [
+        ("PARIS", 7, "75007"),
+        ("Paris", 18, "75018"),
+        ("Lyon", 3, "69003"),
+        ("MARSEILLE", 16, "13016"),
+        ("Paris", 21, None),
+        ("Lyon", 10, None),
+        ("Bondy", 1, None),
+    ],
+)
+def test_a_cedex_office_number_of_paris_lyon_marseille_is_the_arrondissement(
+    city: str, number: int, postcode: str | None
+) -> None:
+    assert arrondissement_postcode(city, number) == postcode

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from app.addresses import AddressAnswer, StreetSpread
 from app.batch.results import BatchStatus
@@ -315,6 +315,11 @@ class AddressResult(BaseModel):
     alternatives: list[Alternative]
     geography: str
     dataset: DatasetRef
+    set_aside: list[str] = Field(
+        default_factory=list,
+        description="parts of the input recognised as extra lines (recipient, flat, floor, "
+        "building, residence, lieu-dit, BP/CS, CEDEX) and left out of the search",
+    )
 
     @classmethod
     def of(cls, answer: AddressAnswer) -> AddressResult:
@@ -337,7 +342,14 @@ class AddressResult(BaseModel):
             ],
             geography=str(answer.geo.geography),
             dataset=DatasetRef.of(answer.geo.dataset),
+            set_aside=list(answer.set_aside),
         )
+
+
+def _item_text(name: str, alias: str) -> Any:
+    return Field(
+        None, max_length=250, validation_alias=AliasChoices(name, alias), description=f"or {alias}"
+    )
 
 
 class BatchItem(BaseModel):
@@ -350,11 +362,12 @@ class BatchItem(BaseModel):
     x: float | None = Field(None, description="Lambert-93 (EPSG:2154), metres")
     y: float | None = None
     q: str | None = Field(None, max_length=250, description="free-text address")
-    numero: str | None = Field(None, max_length=250)
-    voie: str | None = Field(None, max_length=250)
-    code_postal: str | None = Field(None, max_length=250)
-    commune: str | None = Field(None, max_length=250)
-    citycode: str | None = Field(None, max_length=250)
+    # The French names, and BAN's as aliases (as in GET /v1/address).
+    numero: str | None = _item_text("numero", "housenumber")
+    voie: str | None = _item_text("voie", "street")
+    code_postal: str | None = _item_text("code_postal", "postcode")
+    commune: str | None = _item_text("commune", "city")
+    citycode: str | None = _item_text("citycode", "code_insee")
 
 
 class BatchQpv(BaseModel):

@@ -28,6 +28,9 @@ class AddressQuery:
     code_postal: str | None = None
     commune: str | None = None
     citycode: str | None = None
+    # Lines recognised around the address and left out of the search (flat, building, BP,
+    # CEDEX...: see app/geocoding/lines.py), for the answer to say so.
+    set_aside: tuple[str, ...] = ()
 
     def text(self) -> str:
         """The free-text form sent to search engines: ``q`` or the fields joined."""

@@ -12,88 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from app.folding import fix_mojibake, fold
+from app.geocoding.lines import split_lines
+from app.geocoding.vocabulary import STREET_TYPES as STREET_TYPES
 
-# Abbreviations (and common variants) -> the full word. Applied to both sides, so "Av." in
-# the BAN and "avenue" typed by a user meet on "avenue". Street types first.
-STREET_TYPES: dict[str, str] = {
-    "allee": "allee",
-    "all": "allee",
-    "al": "allee",
-    "avenue": "avenue",
-    "av": "avenue",
-    "ave": "avenue",
-    "avn": "avenue",
-    "boulevard": "boulevard",
-    "bd": "boulevard",
-    "bld": "boulevard",
-    "blvd": "boulevard",
-    "boul": "boulevard",
-    "bvd": "boulevard",
-    "chemin": "chemin",
-    "ch": "chemin",
-    "che": "chemin",
-    "chem": "chemin",
-    "cite": "cite",
-    "cour": "cour",
-    "cours": "cours",
-    "crs": "cours",
-    "esplanade": "esplanade",
-    "esp": "esplanade",
-    "faubourg": "faubourg",
-    "fg": "faubourg",
-    "fbg": "faubourg",
-    "galerie": "galerie",
-    "gal": "galerie",
-    "hameau": "hameau",
-    "ham": "hameau",
-    "impasse": "impasse",
-    "imp": "impasse",
-    "lotissement": "lotissement",
-    "lot": "lotissement",
-    "passage": "passage",
-    "pass": "passage",
-    "pas": "passage",
-    "place": "place",
-    "pl": "place",
-    "plc": "place",
-    "promenade": "promenade",
-    "prom": "promenade",
-    "quai": "quai",
-    "qu": "quai",
-    "qua": "quai",
-    "residence": "residence",
-    "res": "residence",
-    "rond": "rond",
-    "route": "route",
-    "rte": "route",
-    "rt": "route",
-    "rue": "rue",
-    "r": "rue",
-    "ruelle": "ruelle",
-    "sente": "sente",
-    "sentier": "sentier",
-    "sen": "sentier",
-    "square": "square",
-    "sq": "square",
-    "villa": "villa",
-    "vla": "villa",
-    "voie": "voie",
-    "parvis": "parvis",
-    "port": "port",
-    "pont": "pont",
-    "porte": "porte",
-    "pte": "porte",
-    "carrefour": "carrefour",
-    "car": "carrefour",
-    "carr": "carrefour",
-    "chaussee": "chaussee",
-    "chs": "chaussee",
-    "domaine": "domaine",
-    "dom": "domaine",
-    "quartier": "quartier",
-    "qrt": "quartier",
-    "zone": "zone",
-}
 # Title and word abbreviations, expanded anywhere but in first position, where a street
 # type wins ("Gal" first is a galerie, "Av du Gal Leclerc" a général).
 WORDS: dict[str, str] = {
@@ -275,6 +196,7 @@ class ParsedAddress:
     street: str  # as typed, without number, postcode and city (may be empty)
     postcode: str | None
     city: str | None  # as typed; None when the text gives no recognisable city part
+    set_aside: tuple[str, ...] = ()  # flat, building, BP, CEDEX... (see lines.split_lines)
 
 
 def _split_number(street_part: str) -> tuple[HouseNumber | None, str]:
@@ -324,7 +246,8 @@ _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 
 def parse_address(text: str) -> ParsedAddress:
     """Split free text: "12 bd de la Villette 75019 Paris", "12, rue X, Paris", "rue X 93140"."""
-    text = _COUNTRY.sub("", fix_mojibake(text).strip())
+    lines = split_lines(text)
+    text = _drop_country(lines.text)
     postcode: str | None = None
     city: str | None = None
     street_part = text
@@ -362,17 +285,21 @@ def parse_address(text: str) -> ParsedAddress:
         if len(parts) >= 2 and _looks_like_city(parts[-1], parts[:-1]):
             city = parts[-1].strip()
             street_part = ",".join(parts[:-1])
-    number, street = _split_number(_drop_complements(street_part))
-    return ParsedAddress(number, street.strip(" ,;-"), postcode, city)
+    street_part, dropped = _drop_complements(street_part)
+    number, street = _split_number(street_part)
+    aside = lines.set_aside + dropped
+    return ParsedAddress(number, street.strip(" ,;-"), postcode, city, aside)
 
 
-def _drop_complements(street_part: str) -> str:
+def _drop_complements(street_part: str) -> tuple[str, tuple[str, ...]]:
     """ "Bâtiment A, 3 rue X" -> "3 rue X": keep the one part that looks like an address."""
     parts = [p.strip() for p in re.split(r"[,;]", street_part) if p.strip()]
     if len(parts) < 2:
-        return street_part
+        return street_part, ()
     addresses = [p for p in parts if _is_number_and_street(p)]
-    return addresses[0] if len(addresses) == 1 else street_part
+    if len(addresses) != 1:
+        return street_part, ()
+    return addresses[0], tuple(p for p in parts if p is not addresses[0])
 
 
 def _is_number_and_street(part: str) -> bool:
@@ -380,7 +307,20 @@ def _is_number_and_street(part: str) -> bool:
     return bool(m and m.end() > 0 and _HAS_WORD.search(part[m.end() :]))
 
 
-# "France" at the end is the country, unless a street name ends with it ("Avenue de France").
-_COUNTRY = re.compile(r"[\s,;-]*(?<!\bde[\s-])(?<!\bd')\bfrance\s*$", re.IGNORECASE)
+_COUNTRY = re.compile(r"[\s,;-]*\bfrance\s*$", re.IGNORECASE)
+_POSTCODE_AND_CITY = re.compile(r"\d{5}\s+\S")
+
+
+def _drop_country(text: str) -> str:
+    """ "12 rue X 75019 Paris, France" -> without the country; "121 Avenue de France" kept."""
+    m = _COUNTRY.search(text)
+    if m is None:
+        return text
+    before = text[: m.start()]
+    if any(sep in m.group(0) for sep in ",;") or _POSTCODE_AND_CITY.search(before):
+        return before
+    return text
+
+
 # "75 019": some files split the postcode; only tried when no five-digit group is found.
 _SPACED_POSTCODE = re.compile(r"(?<!\d)(\d{2}\s\d{3})(?!\d)")

@@ -58,6 +58,7 @@ def test_a_commune_without_qpv_answers_without_a_match(geocoding_client: TestCli
         {"q": ""},
         {"q": "x" * 5000},
         {"q": "12 rue de\x07 Paris"},
+        {"q": "Bat \x07B\n4 rue Eric Tabarly\n93140 Bondy"},
         {"q": "12 rue de Paris", "code_postal": "00000"},
         {"q": "12 rue de Paris", "provider": "nominatim"},
         {"q": "12 rue de Paris", "geography": "2030"},
@@ -156,6 +157,136 @@ def test_an_unreachable_geocoder_is_a_502_problem(geocoded_sqlite_url: str) -> N
     assert response.headers["content-type"] == "application/problem+json"
     assert "ban geocoder failed" in response.json()["detail"]
     assert "Tabarly" not in response.text
+
+
+# ------------------------------------------------------------------ BAN names, aliases
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"housenumber": "4", "street": "rue Eric Tabarly", "postcode": "93140", "city": "Bondy"},
+        {"numero": "4", "voie": "rue Eric Tabarly", "code_postal": "93140", "commune": "Bondy"},
+        {"numero": "4", "street": "rue Eric Tabarly", "postcode": "93140"},
+        {"housenumber": "4", "street": "rue Eric Tabarly", "citycode": "93010"},
+        {"housenumber": "4", "street": "rue Eric Tabarly", "code_insee": "93010"},
+        {"q": "4 rue Eric Tabarly", "postcode": "93140"},
+        {"q": "4 rue Eric Tabarly 93140 Bondy", "type": "housenumber", "limit": "1"},
+    ],
+)
+def test_ban_names_and_french_aliases_give_the_same_answer(
+    geocoding_client: TestClient, params: dict[str, str]
+) -> None:
+    response = geocoding_client.get("/v1/address", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["qpv"]["code"]) == ("in", "QN09314M")
+    assert body["geocoding"]["housenumber"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "unknown"),
+    [
+        ("/v1/address", {"q": "4 rue Eric Tabarly", "codepostal": "93140"}, "codepostal"),
+        ("/v1/address", {"q": "4 rue Eric Tabarly", "autocomplete": "1"}, "autocomplete"),
+        ("/v1/point", {"lat": "48.9", "lon": "2.48", "precision": "1"}, "precision"),
+        ("/v1/qpv", {"commune": "93010", "page": "2"}, "page"),
+        ("/v1/datasets", {"verbose": "1"}, "verbose"),
+    ],
+)  # fmt: skip
+def test_unknown_query_parameters_are_a_problem_naming_them(
+    geocoding_client: TestClient, path: str, params: dict[str, str], unknown: str
+) -> None:
+    response = geocoding_client.get(path, params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert [e["parameter"] for e in body["errors"]] == [unknown]
+    assert "unknown query parameter" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "4 rue Eric Tabarly", "postcode": "93140", "code_postal": "93140"},
+         "alias of postcode"),
+        ({"q": "4 rue Eric Tabarly 93140 Bondy", "limit": "0"}, "limit"),
+        ({"q": "4 rue Eric Tabarly 93140 Bondy", "limit": "21"}, "limit"),
+        ({"q": "4 rue Eric Tabarly 93140 Bondy", "type": "building"}, "type"),
+        ({"q": "4 rue Eric Tabarly 93140 Bondy", "lat": "48.9"}, "lat and lon together"),
+        ({"q": "4 rue Eric Tabarly 93140 Bondy", "lat": "48.9", "lon": "200"}, "lon"),
+    ],
+)  # fmt: skip
+def test_bad_search_options_are_a_problem(
+    geocoding_client: TestClient, params: dict[str, str], message: str
+) -> None:
+    response = geocoding_client.get("/v1/address", params=params)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_the_type_filter_keeps_only_candidates_of_that_type(
+    geocoding_client: TestClient,
+) -> None:
+    params = {"q": "4 rue Eric Tabarly 93140 Bondy", "type": "municipality"}
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert body["status"] == "not_found"
+    assert body["geocoding"] is None
+
+
+def test_a_proximity_point_is_accepted_as_a_hint(geocoding_client: TestClient) -> None:
+    params = {"q": "4 rue Eric Tabarly 93140 Bondy", "lat": "48.90", "lon": "2.48"}
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert (body["status"], body["qpv"]["code"]) == ("in", "QN09314M")
+
+
+# ------------------------------------------------------------------ lines set aside
+
+
+@pytest.mark.parametrize(
+    ("params", "set_aside"),
+    [
+        ({"q": "Bat B Appt 12 4 rue Eric Tabarly 93140 Bondy"}, ["Bat B Appt 12"]),
+        ({"q": "Résidence les Lilas 4 rue Eric Tabarly 93140 Bondy"}, ["Résidence les Lilas"]),
+        ({"q": "4 rue Eric Tabarly 2e étage 93140 Bondy"}, ["2e étage"]),
+        ({"q": "chez Mme Martin 4 rue Eric Tabarly BP 12 93140 Bondy"},
+         ["chez Mme Martin", "BP 12"]),
+        (
+            {"q": "Mme Martin\nEscalier C\n4 rue Eric Tabarly\nCS 70001\n93140 BONDY CEDEX\n"
+                   "France"},
+            ["Mme Martin", "Escalier C", "CS 70001", "93140 BONDY CEDEX"],
+        ),
+        ({"q": "4 rue Eric Tabarly 93141 BONDY CEDEX"}, ["93141 BONDY CEDEX"]),
+        ({"q": "Mme Martin\r\n4 rue Eric Tabarly\r\n93140 Bondy"}, ["Mme Martin"]),
+        (
+            {"street": "Bat B 4 rue Eric Tabarly", "postcode": "93141", "city": "Bondy Cedex"},
+            ["Bat B", "Cedex", "code_postal 93141 (CEDEX)"],
+        ),
+    ],
+)  # fmt: skip
+def test_extra_lines_are_set_aside_and_said(
+    geocoding_client: TestClient, params: dict[str, str], set_aside: list[str]
+) -> None:
+    response = geocoding_client.get("/v1/address", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["qpv"]["code"]) == ("in", "QN09314M")
+    assert body["set_aside"] == set_aside
+
+
+def test_a_paris_cedex_office_maps_to_its_arrondissement(geocoding_client: TestClient) -> None:
+    params = {"q": "2 rue Polonceau 75700 PARIS CEDEX 18"}
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert body["geocoding"]["postcode"] == "75018"
+    assert (body["status"], body["qpv"]["code"]) == ("in", "QN07511M")
+    assert body["set_aside"] == ["75700 PARIS CEDEX 18"]
+
+
+def test_an_unknown_postcode_without_cedex_stays_a_problem(geocoding_client: TestClient) -> None:
+    params = {"street": "rue Eric Tabarly", "postcode": "93141", "city": "Bondy"}
+    response = geocoding_client.get("/v1/address", params=params)
+    assert response.status_code == 422
+    assert "CEDEX" in response.json()["detail"]
 
 
 def test_the_answer_says_when_the_commune_found_differs(geocoding_client: TestClient) -> None:

@@ -157,6 +157,31 @@ def test_json_batch_answers_points_and_addresses_in_order(geocoding_client: Test
     assert body["counts"] == {"in": 3, "street_partial": 1, "invalid": 1, "out": 1}
 
 
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"housenumber": "4", "street": "rue Eric Tabarly", "postcode": "93140", "city": "Bondy"},
+        {"numero": "4", "voie": "rue Eric Tabarly", "code_postal": "93140", "commune": "Bondy"},
+        {"q": "Bat B Appt 12 4 rue Eric Tabarly 93140 Bondy"},
+    ],
+)
+def test_json_batch_items_take_ban_names_and_french_aliases(
+    geocoding_client: TestClient, item: dict[str, str]
+) -> None:
+    response = geocoding_client.post("/v1/batch", json=[item])
+    assert response.status_code == 200, response.text
+    result = response.json()["results"][0]
+    assert (result["status"], result["qpv"]["code"]) == ("in", "QN09314M")
+
+
+def test_json_batch_refuses_an_item_giving_a_field_and_its_alias(
+    geocoding_client: TestClient,
+) -> None:
+    item = {"voie": "rue Eric Tabarly", "street": "rue Eric Tabarly", "commune": "Bondy"}
+    response = geocoding_client.post("/v1/batch", json=[item])
+    assert response.status_code == 422
+
+
 def test_json_batch_refuses_malformed_items(geocoding_client: TestClient) -> None:
     response = geocoding_client.post("/v1/batch", json=[{"lat": 123, "lon": 2}])
     assert response.status_code == 422

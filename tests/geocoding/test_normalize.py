@@ -249,14 +249,46 @@ def test_housenumber_label() -> None:
         ),
         (
             "Bâtiment B, 12 bis rue X, 93140 Bondy",
-            ParsedAddress(HouseNumber(12, "b"), "rue X", "93140", "Bondy"),
+            ParsedAddress(HouseNumber(12, "b"), "rue X", "93140", "Bondy", ("Bâtiment B",)),
         ),
         (
             "appartement 4, 12 rue X 75019 Paris",
-            ParsedAddress(HouseNumber(12), "rue X", "75019", "Paris"),
+            ParsedAddress(HouseNumber(12), "rue X", "75019", "Paris", ("appartement 4",)),
+        ),
+        # Extra lines without commas (issue 9), and a comma-separated one the street ignores.
+        (
+            "Bat B Appt 12 4 rue Eric Tabarly 93140 Bondy",
+            ParsedAddress(HouseNumber(4), "rue Eric Tabarly", "93140", "Bondy", ("Bat B Appt 12",)),
+        ),
+        (
+            "Résidence les Lilas 4 rue Eric Tabarly 93140 Bondy",
+            ParsedAddress(
+                HouseNumber(4), "rue Eric Tabarly", "93140", "Bondy", ("Résidence les Lilas",)
+            ),
+        ),
+        (
+            "4 rue X, Escalier C, Bondy",
+            ParsedAddress(HouseNumber(4), "rue X", None, "Bondy", ("Escalier C",)),
+        ),
+        (
+            "Mme Martin\nBâtiment A\n4 rue Eric Tabarly\n93140 Bondy\nFrance",
+            ParsedAddress(
+                HouseNumber(4), "rue Eric Tabarly", "93140", "Bondy", ("Mme Martin", "Bâtiment A")
+            ),
+        ),
+        (
+            "12 rue de Grenelle 75700 PARIS CEDEX 07",
+            ParsedAddress(
+                HouseNumber(12), "rue de Grenelle", "75007", "PARIS", ("75700 PARIS CEDEX 07",)
+            ),
         ),
         ("12 RUE X 75 019 PARIS", ParsedAddress(HouseNumber(12), "RUE X", "75019", "PARIS")),
         ("12 rue X 75019 Paris, France", ParsedAddress(HouseNumber(12), "rue X", "75019", "Paris")),
+        ("121 Avenue de France", ParsedAddress(HouseNumber(121), "Avenue de France", None, None)),
+        (
+            "12 rue Anatole France 75001 Paris France",
+            ParsedAddress(HouseNumber(12), "rue Anatole France", "75001", "Paris"),
+        ),
         # No comma and no postcode: the city is left in the street for the geocoder to find.
         ("12 rue X Paris", ParsedAddress(HouseNumber(12), "rue X Paris", None, None)),
     ],
