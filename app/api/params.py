@@ -253,6 +253,12 @@ class AddressParams(BaseModel):
         None, description="answer in the geography in force on this date at the place"
     )
 
+    _decimals = field_validator("lat", "lon", mode="before")(
+        lambda v: documented_form("decimal", v)
+    )
+    _integers = field_validator("limit", mode="before")(lambda v: documented_form("integer", v))
+    _dates = field_validator("as_of", mode="before")(lambda v: documented_form("date", v))
+
     @model_validator(mode="after")
     def _both_coordinates(self) -> AddressParams:
         if (self.lat is None) != (self.lon is None):

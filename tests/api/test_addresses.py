@@ -65,6 +65,8 @@ def test_a_commune_without_qpv_answers_without_a_match(geocoding_client: TestCli
         {"voie": "rue Polonceau", "code_postal": "٧٥٠١٨"},  # Arabic-Indic digits
         {"voie": "rue Polonceau", "citycode": "٧٥١١٨"},
         {"q": "rue Polonceau Paris", "as_of": "1704067200"},  # a Unix time, not a date
+        {"q": "rue Polonceau Paris", "limit": "5.0"},
+        {"q": "rue Polonceau Paris", "lat": "٤٨.٨", "lon": "2.35"},
     ],
 )
 def test_bad_address_input_is_a_problem(
