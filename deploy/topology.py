@@ -182,6 +182,34 @@ class Topology:
     replicas: list[str]
     proxy: str | None
     workers: list[str]
+    key: str = ""  # an API key with every scope and no practical rate limit
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of :attr:`key`."""
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def create_key(self, name: str, scopes: str, rate_per_min: int) -> str:
+        """A new API key (``qpv keys create``), as a client would be given it."""
+        done = subprocess.run(
+            [
+                *QPV,
+                "keys",
+                "create",
+                "--name",
+                name,
+                "--scopes",
+                scopes,
+                "--rate-per-min",
+                str(rate_per_min),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip().splitlines()[-1]
 
     def start_worker(self) -> str:
         """Start one more ``qpv worker`` and wait until it is ready; its process name."""
@@ -210,6 +238,9 @@ def _environment(
             "QPV_REDIS_URL": redis_url,
             "QPV_JOBS_NAMESPACE": f"qpvtopo-{uuid.uuid4().hex[:8]}",
             "QPV_LOG_LEVEL": "INFO",
+            # Closed, as in production: every /v1 call needs a key (made after `qpv setup`).
+            "QPV_OPEN_ACCESS": "false",
+            "QPV_API_KEY_SECRET": uuid.uuid4().hex + uuid.uuid4().hex,
         }
     )
 
@@ -279,6 +310,7 @@ def topology(
         if proxy:
             wait_until_ready(f"{proxy}/healthz", processes.procs["nginx"], timeout=30)
         running = Topology(folder, env, postgres, processes, urls, proxy, [])
+        running.key = running.create_key("topology", "lookup,batch,admin", 1_000_000)
         for _ in range(workers):
             running.start_worker()
         yield running
@@ -293,7 +325,8 @@ def main() -> None:
     args = parser.parse_args()
     with topology(args.data_dir, replicas=args.replicas, workers=args.workers) as running:
         print(f"proxy    {running.proxy}\nreplicas {' '.join(running.replicas)}")
-        print(f"database {running.postgres.url}\nlogs     {running.folder}", flush=True)
+        print(f"database {running.postgres.url}\nlogs     {running.folder}")
+        print(f"key      {running.key}", flush=True)
         with suppress(KeyboardInterrupt):
             signal.pause()
 

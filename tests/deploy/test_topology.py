@@ -61,10 +61,14 @@ ADDRESS_OPTIONS: dict[str, str | list[str]] = {
 }
 
 
-def _submit(base: str, data: bytes, **form: str | list[str]) -> str:
-    posted = httpx.post(
-        f"{base}/v1/jobs", files={"data": ("in.csv", data, "text/csv")}, data=form, timeout=30
-    )
+def _client(deployment: Topology, base: str | None) -> httpx.Client:
+    """A client of ``base`` holding the deployment's API key."""
+    assert base is not None
+    return httpx.Client(base_url=base, headers=deployment.headers, timeout=60)
+
+
+def _submit(client: httpx.Client, data: bytes, **form: str | list[str]) -> str:
+    posted = client.post("/v1/jobs", files={"data": ("in.csv", data, "text/csv")}, data=form)
     assert posted.status_code == 202, posted.text
     return str(posted.json()["id"])
 
@@ -79,16 +83,16 @@ def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _job(base: str, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{base}/v1/jobs/{job_id}", timeout=10)
+def _job(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    response = client.get(f"/v1/jobs/{job_id}")
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-def _done(base: str, job_id: str, timeout: float = 180) -> dict[str, Any]:
+def _done(client: httpx.Client, job_id: str, timeout: float = 180) -> dict[str, Any]:
     def finished() -> dict[str, Any] | None:
-        body = _job(base, job_id)
+        body = _job(client, job_id)
         assert body["state"] not in {"failed", "cancelled"}, body
         return body if body["state"] == "done" else None
 
@@ -96,8 +100,8 @@ def _done(base: str, job_id: str, timeout: float = 180) -> dict[str, Any]:
     return result
 
 
-def _result_rows(base: str, job_id: str) -> list[dict[str, str]]:
-    response = httpx.get(f"{base}/v1/jobs/{job_id}/result", timeout=60)
+def _result_rows(client: httpx.Client, job_id: str) -> list[dict[str, str]]:
+    response = client.get(f"/v1/jobs/{job_id}/result")
     assert response.status_code == 200
     return list(csv.DictReader(io.StringIO(response.text), delimiter=";"))
 
@@ -112,7 +116,7 @@ def test_every_replica_is_ready_on_the_imported_database(deployment: Topology) -
 def test_a_job_submitted_to_one_replica_is_followed_and_fetched_from_the_other(
     deployment: Topology,
 ) -> None:
-    first, second = deployment.replicas
+    first, second = (_client(deployment, r) for r in deployment.replicas)
     data = b"id;lat;lon\n1;48,88699;2,35313\n2;48.8566;2.3522\n3;;\n"
     job_id = _submit(first, data, lat="lat", lon="lon")
     body = _done(second, job_id)
@@ -128,11 +132,11 @@ def test_a_job_submitted_to_one_replica_is_followed_and_fetched_from_the_other(
 def test_an_address_job_through_the_proxy_comes_back_whole_and_in_order(
     deployment: Topology,
 ) -> None:
-    assert deployment.proxy is not None
+    proxy = _client(deployment, deployment.proxy)
     data = _bondy_addresses(repeat=1)
-    job_id = _submit(deployment.proxy, data, **ADDRESS_OPTIONS)
-    _done(deployment.proxy, job_id)
-    rows = _result_rows(deployment.proxy, job_id)
+    job_id = _submit(proxy, data, **ADDRESS_OPTIONS)
+    _done(proxy, job_id)
+    rows = _result_rows(proxy, job_id)
     assert [int(r["id"]) for r in rows] == list(range(data.count(b"\n") - 1))
     statuses = Counter(r["qpv_status"] for r in rows)
     assert statuses["in"] > 0 and statuses["out"] > 0 and statuses["not_found"] < len(rows) / 100
@@ -150,14 +154,14 @@ def _uvicorn_workers(deployment: Topology, name: str) -> list[int]:
 class Load:
     """Point lookups in a loop on one thread, counting answers and failures."""
 
-    def __init__(self, base: str) -> None:
-        self.base = base
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        self.base, self.headers = base, headers
         self.statuses: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=10) as client:
+        with httpx.Client(base_url=self.base, headers=self.headers, timeout=10) as client:
             while not self._stop.is_set():
                 try:
                     response = client.get("/v1/point", params=GOUTTE_DOR)
@@ -181,7 +185,7 @@ def test_a_uvicorn_worker_killed_mid_load_loses_no_request_behind_the_proxy(
     assert deployment.proxy is not None
     victims = _uvicorn_workers(deployment, "api1")
     assert len(victims) == 2
-    with Load(deployment.proxy) as load:
+    with Load(deployment.proxy, deployment.headers) as load:
         time.sleep(1)
         os.kill(victims[0], signal.SIGKILL)
         time.sleep(3)
@@ -196,7 +200,7 @@ def test_lookups_go_on_while_500_idle_connections_are_held_open(deployment: Topo
     host, port = replica.removeprefix("http://").split(":")
     idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(500)]
     try:
-        with httpx.Client(base_url=replica, timeout=10) as client:
+        with _client(deployment, replica) as client:
             answers = [client.get("/v1/point", params=GOUTTE_DOR) for _ in range(100)]
         assert [r.json()["status"] for r in answers] == ["in"] * 100
     finally:
@@ -207,6 +211,11 @@ def test_lookups_go_on_while_500_idle_connections_are_held_open(deployment: Topo
 @pytest.fixture
 def postgres_stopped(deployment: Topology) -> Iterator[Topology]:
     """The deployment with its PostgreSQL server stopped, started again afterwards."""
+    for replica in deployment.replicas:
+        # Every uvicorn worker has seen the key (a worker keeps the keys it checked while the
+        # database is away; one it never saw cannot be checked then).
+        for _ in range(40):
+            httpx.get(f"{replica}/v1/point", params=GOUTTE_DOR, headers=deployment.headers)
     deployment.postgres.stop()
     try:
         yield deployment
@@ -225,25 +234,24 @@ def test_with_postgresql_stopped_points_answer_readyz_says_degraded_and_jobs_run
 ) -> None:
     deployment = postgres_stopped
     assert deployment.proxy is not None
-    with Load(deployment.proxy) as load:
+    first, second = (_client(deployment, r) for r in deployment.replicas)
+    with Load(deployment.proxy, deployment.headers) as load:
         for replica in deployment.replicas:
             ready = httpx.get(f"{replica}/readyz", timeout=10)
             assert ready.json()["status"] == "degraded"
             assert ready.json()["checks"]["database"] != "ok"
-            listed = httpx.get(f"{replica}/v1/datasets", timeout=10)
+            listed = httpx.get(f"{replica}/v1/datasets", headers=deployment.headers)
             assert listed.status_code == 503
             assert listed.headers["content-type"] == "application/problem+json"
-        job_id = _submit(
-            deployment.replicas[0], b"id;lat;lon\n1;48.88699;2.35313\n", lat="lat", lon="lon"
-        )
-        _done(deployment.replicas[1], job_id, timeout=60)
+        job_id = _submit(first, b"id;lat;lon\n1;48.88699;2.35313\n", lat="lat", lon="lon")
+        _done(second, job_id, timeout=60)
     assert set(load.statuses) == {"ok"}, load.statuses
 
 
 def test_a_worker_killed_mid_job_leaves_a_complete_result_after_a_new_worker_starts(
     deployment: Topology,
 ) -> None:
-    first, second = deployment.replicas
+    first, second = (_client(deployment, r) for r in deployment.replicas)
     data = _bondy_addresses(repeat=4)
     total = data.count(b"\n") - 1
     job_id = _submit(first, data, **ADDRESS_OPTIONS)
@@ -257,3 +265,23 @@ def test_a_worker_killed_mid_job_leaves_a_complete_result_after_a_new_worker_sta
     assert body["rows_done"] == total
     rows = _result_rows(second, job_id)
     assert [int(r["id"]) for r in rows] == list(range(total))
+
+
+def test_a_key_without_scope_or_past_its_rate_is_refused_on_every_replica(
+    deployment: Topology,
+) -> None:
+    lookup_only = {"Authorization": f"Bearer {deployment.create_key('l', 'lookup', 2)}"}
+    refused = httpx.post(f"{deployment.replicas[0]}/v1/jobs", headers=lookup_only)
+    assert (refused.status_code, refused.headers["content-type"]) == (
+        403,
+        "application/problem+json",
+    )
+    assert httpx.get(f"{deployment.replicas[1]}/v1/point", params=GOUTTE_DOR).status_code == 401
+    # Two a minute, counted in Redis for both replicas together.
+    answers = [
+        httpx.get(f"{deployment.replicas[i % 2]}/v1/point", params=GOUTTE_DOR, headers=lookup_only)
+        for i in range(6)
+    ]
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    assert [a.status_code for a in answers[2:]] == [429] * 4
+    assert int(answers[-1].headers["retry-after"]) > 0
