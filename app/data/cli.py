@@ -80,7 +80,7 @@ def _sync(args: argparse.Namespace) -> int:
             print(line, flush=True)
             lines.append(line)
         if args.all:
-            for line in sync_ban(engine, settings.data_dir / "ban"):
+            for line in sync_ban(engine, settings.data_dir / "ban", settings.geocoder_dir):
                 print(line, flush=True)
     finally:
         engine.dispose()
