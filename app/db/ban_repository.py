@@ -150,10 +150,17 @@ def _address_chunks(conn: Connection) -> Iterator[list[AddressRecord]]:
     query = select(*(getattr(BanAddress, f) for f in AddressRecord._fields)).order_by(
         BanAddress.street_id, BanAddress.numero, BanAddress.rep
     )
+    if conn.dialect.name == "sqlite":
+        # The driver's own tuples: SQLAlchemy's rows cost more than the query itself on the
+        # tens of millions of addresses of a national file.
+        cursor: Any = conn.connection.driver_connection.cursor()
+        cursor.execute(str(query.compile(conn)))
+        while rows := cursor.fetchmany(_CHUNK):
+            yield rows
+        return
     result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
     for chunk in result.partitions(_CHUNK):
-        # Rows already are named tuples in AddressRecord's order: no copy per address (a
-        # national file has tens of millions).
+        # Rows already are named tuples in AddressRecord's order: no copy per address.
         yield cast("list[AddressRecord]", chunk)
 
 

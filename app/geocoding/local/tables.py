@@ -288,22 +288,27 @@ class _AddressColumns:
         pos = np.minimum(np.searchsorted(self._ids, sid), max(len(self._ids) - 1, 0))
         # Rows of an unknown street (none with a foreign key) own no street slice: dropped.
         known = self._ids[pos] == sid if len(self._ids) else np.zeros(len(sid), dtype=bool)
-        keep = np.flatnonzero(known).tolist()
-        table, street_ban, positions = self.reps, self._ban_ids, pos.tolist()
-        codes, rows_x = [], []
-        for k, j in enumerate(keep):
-            rep = reps[j]
-            codes.append(table.setdefault(rep, len(table)))
-            if ban_ids[j] != derived_id(street_ban[positions[j]], numeros[j], rep):
-                rows_x.append(self._n + k)
-                self._exceptions.append(ban_ids[j])
-        idx = np.asarray(keep, dtype=np.int64)
-        self._sink.append("a_numero", np.asarray(numeros)[idx])
+        keep = np.flatnonzero(known)
+        if len(keep) < len(sid):
+            numeros, reps, lons, lats, ban_ids = (
+                [col[j] for j in keep.tolist()] for col in (numeros, reps, lons, lats, ban_ids)
+            )
+        table, street_ban = self.reps, self._ban_ids
+        # Comprehensions, not one loop with calls: this runs once per address (tens of
+        # millions); the ids are spelled as derived_id spells them.
+        codes = [table.setdefault(r, len(table)) for r in reps]
+        derived = [
+            f"{street_ban[p]}_{n:05d}_{r}" if r else f"{street_ban[p]}_{n:05d}"
+            for p, n, r in zip(pos[keep].tolist(), numeros, reps, strict=True)
+        ]
+        rows_x = [k for k, (d, b) in enumerate(zip(derived, ban_ids, strict=True)) if d != b]
+        self._exceptions.extend(ban_ids[k] for k in rows_x)
+        self._sink.append("a_numero", np.asarray(numeros, dtype=np.int32))
         self._sink.append("a_rep", np.asarray(codes, dtype=np.int16))
-        self._sink.append("a_lon", np.asarray(lons, dtype=np.float64)[idx])
-        self._sink.append("a_lat", np.asarray(lats, dtype=np.float64)[idx])
-        self._sink.append("x_rows", np.asarray(rows_x, dtype=np.int64))
-        self.counts += np.bincount(pos[idx], minlength=len(self.counts))
+        self._sink.append("a_lon", np.asarray(lons, dtype=np.float64))
+        self._sink.append("a_lat", np.asarray(lats, dtype=np.float64))
+        self._sink.append("x_rows", np.asarray(rows_x, dtype=np.int64) + self._n)
+        self.counts += np.bincount(pos[keep], minlength=len(self.counts))
         self._n += len(keep)
 
     def finish(self) -> dict[str, NDArray[Any]]:
