@@ -207,7 +207,9 @@ def compare_formats(store_dir: Path, work: Path, n: int, seed: int) -> dict[str,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("ban_dir", type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/qpv-bench-national"))
     parser.add_argument("--sample", type=int, default=20_000)

@@ -122,8 +122,12 @@ def numbers(size: int, rng: random.Random) -> Iterator[tuple[int, str]]:
 
 
 def commune_rows(
-    commune: dict[str, Any], count: int, centre: tuple[float, float], names: tuple[list[str], list[str]],
-    rng: random.Random, nrng: np.random.Generator,
+    commune: dict[str, Any],
+    count: int,
+    centre: tuple[float, float],
+    names: tuple[list[str], list[str]],
+    rng: random.Random,
+    nrng: np.random.Generator,
 ) -> Iterator[str]:
     """The CSV lines of one commune's addresses."""
     code, city = commune["code"], commune["nom"]
@@ -146,7 +150,9 @@ def commune_rows(
         lats = np.round(slat + dlat * np.arange(len(nums)), 6)
         xs, ys = _TO_L93.transform(lons, lats)
         afnor = name.upper()
-        for (num, rep), lon, lat, x, y in zip(nums, lons.tolist(), lats.tolist(), xs.tolist(), ys.tolist(), strict=True):
+        for (num, rep), lon, lat, x, y in zip(
+            nums, lons.tolist(), lats.tolist(), xs.tolist(), ys.tolist(), strict=True
+        ):
             ident = f"{code}_{sid}_{num:05d}" + (f"_{rep}" if rep else "")
             yield (
                 f"{ident};;{num};{rep};{name};{postcode};{code};{city};;;{x:.2f};{y:.2f};{lon};{lat};"
@@ -186,7 +192,9 @@ def generate(out_dir: Path, total: int, seed: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--rows", type=int, default=26_000_000)
     parser.add_argument("--seed", type=int, default=42)

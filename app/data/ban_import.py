@@ -95,7 +95,9 @@ def import_ban_files(
 def geocoder_tables(engine: Engine, store_root: Path) -> tuple[StreetTable, AddressTable]:
     """The tables of the store of the database's current imports, built if missing."""
     return ensure_store(
-        store_root, imports_fingerprint(engine), lambda directory: write_ban_store(engine, directory)
+        store_root,
+        imports_fingerprint(engine),
+        lambda directory: write_ban_store(engine, directory),
     )
 
 

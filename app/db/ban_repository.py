@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from app.db.models import BanAddress, BanImport, BanStreet
 from app.geocoding.ban_file import BanFile, ReplaceScope, StreetToStore
+from app.geocoding.local.store import write_store
 from app.geocoding.local.tables import (
     AddressRecord,
     AddressTable,
@@ -26,7 +27,6 @@ from app.geocoding.local.tables import (
     StreetTable,
     build_tables,
 )
-from app.geocoding.local.store import write_store
 
 _STREET_COLUMNS = ("id", *StreetToStore._fields)
 _ADDRESS_COLUMNS = ("street_id", "numero", "rep", "lon", "lat", "ban_id")
@@ -153,7 +153,8 @@ def _address_chunks(conn: Connection) -> Iterator[list[AddressRecord]]:
     if conn.dialect.name == "sqlite":
         # The driver's own tuples: SQLAlchemy's rows cost more than the query itself on the
         # tens of millions of addresses of a national file.
-        cursor: Any = conn.connection.driver_connection.cursor()
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
         cursor.execute(str(query.compile(conn)))
         while rows := cursor.fetchmany(_CHUNK):
             yield rows

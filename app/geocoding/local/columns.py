@@ -85,7 +85,7 @@ class CodedColumn(Sequence[T], Generic[T]):
     def __getitem__(self, i: int | slice) -> T | list[T]:
         if isinstance(i, slice):
             return [self.values[c] for c in self.codes[i].tolist()]
-        return self.values[self.codes[i]]
+        return self.values[int(self.codes[i])]
 
     def __iter__(self) -> Iterator[T]:
         values = self.values

@@ -190,14 +190,14 @@ def build_columns(
     go to the sink chunk by chunk.
     """
     streets = _StreetColumns()
-    for chunk in street_chunks:
-        streets.add(chunk)
+    for street_chunk in street_chunks:
+        streets.add(street_chunk)
     for name, dtype in _ADDRESS_DTYPES.items():
         sink.declare(name, dtype)
     addresses = _AddressColumns(sink, streets.ids(), streets.ban_ids)
-    for chunk in address_chunks:
-        if chunk:
-            addresses.add(chunk)
+    for address_chunk in address_chunks:
+        if address_chunk:
+            addresses.add(address_chunk)
     arrays, values = streets.finish(addresses.counts)
     arrays |= addresses.finish()
     for name, array in arrays.items():
@@ -253,11 +253,12 @@ class _StreetColumns:
         citynorm = (
             f"{c}\x1f{n}" for c, n in zip(self._citycodes(), self._texts["name_norm"], strict=True)
         )
-        for name, texts in (
+        lookups: tuple[tuple[str, Iterable[Any]], ...] = (
             ("by_key", keys),
-            ("by_notype", (strip_type(k or "") for k in keys)),
+            ("by_notype", [strip_type(k or "") for k in keys]),
             ("by_city_norm", citynorm),
-        ):
+        )
+        for name, texts in lookups:
             out[f"{name}_h"], out[f"{name}_r"] = sorted_hashes(text_hashes(texts))
         n_communes = len(self._codes["citycode"])
         out["commune_off"], out["commune_rows"] = group_rows(out["s_citycode"], n_communes)
@@ -283,16 +284,15 @@ class _AddressColumns:
 
     def add(self, rows: Sequence[AddressRecord]) -> None:
         """Append one chunk of (street_id, numero, rep, lon, lat, ban_id) rows."""
-        street_ids, numeros, reps, lons, lats, ban_ids = zip(*rows, strict=True)
+        street_ids, *columns = (list(c) for c in zip(*rows, strict=True))
         sid = np.asarray(street_ids, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self._ids, sid), max(len(self._ids) - 1, 0))
         # Rows of an unknown street (none with a foreign key) own no street slice: dropped.
         known = self._ids[pos] == sid if len(self._ids) else np.zeros(len(sid), dtype=bool)
         keep = np.flatnonzero(known)
         if len(keep) < len(sid):
-            numeros, reps, lons, lats, ban_ids = (
-                [col[j] for j in keep.tolist()] for col in (numeros, reps, lons, lats, ban_ids)
-            )
+            columns = [[col[j] for j in keep.tolist()] for col in columns]
+        numeros, reps, lons, lats, ban_ids = columns
         table, street_ban = self.reps, self._ban_ids
         # Comprehensions, not one loop with calls: this runs once per address (tens of
         # millions); the ids are spelled as derived_id spells them.
@@ -331,7 +331,9 @@ def assemble(
         return CodedColumn(arrays[f"s_{c}"], values[c])
 
     def text(t: str, *, none_if_empty: bool = False) -> StringColumn:
-        return StringColumn(arrays[f"s_{t}_off"], arrays[f"s_{t}_blob"], none_if_empty=none_if_empty)
+        return StringColumn(
+            arrays[f"s_{t}_off"], arrays[f"s_{t}_blob"], none_if_empty=none_if_empty
+        )
 
     streets = StreetTable(
         citycode=coded("citycode"),
@@ -354,6 +356,8 @@ def assemble(
         lon=arrays["a_lon"],
         lat=arrays["a_lat"],
         rep_table=tuple(meta["rep_table"]),
-        id_exceptions=SparseStrings(arrays["x_rows"], StringColumn(arrays["x_off"], arrays["x_blob"])),
+        id_exceptions=SparseStrings(
+            arrays["x_rows"], StringColumn(arrays["x_off"], arrays["x_blob"])
+        ),
     )
     return streets, addresses
