@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -17,6 +17,7 @@ from app.codes import citycode_problem, departement_of_citycode, postcode_proble
 from app.divisions import AdminDivisions
 from app.errors import InvalidInput, UnknownDepartement, UpstreamError
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
+from app.geocoding.fallback import CoverageFallback
 from app.settings import Settings
 from app.spatial.geography import Geography
 from app.spatial.index import GeographyIndex, PointAnswer, QpvIndex
@@ -130,13 +131,21 @@ class AddressResolver:
         self.geocoders = geocoders
         self.settings = settings
         self.divisions = divisions
+        # The default provider is the first configured, backed by the second for the
+        # communes the first does not cover (local tables, then BAN).
+        providers = list(geocoders.values())
+        self._default: Geocoder | None = (
+            CoverageFallback(providers[0], providers[1])
+            if len(providers) > 1
+            else (providers[0] if providers else None)
+        )
 
     def geocoder(self, provider: str | None) -> Geocoder:
-        """The named provider, or the default (the first configured)."""
-        if not self.geocoders:
+        """The named provider, or the default (the first configured, backed by the next)."""
+        if self._default is None:
             raise InvalidInput("no geocoder is configured on this service (QPV_GEOCODERS)")
         if provider is None:
-            return next(iter(self.geocoders.values()))
+            return self._default
         try:
             return self.geocoders[provider]
         except KeyError:
@@ -189,19 +198,24 @@ class AddressResolver:
             point = None
         elif point is None or point.geography != geo.geography:
             point = geo.lookup(best.lon, best.lat, self.settings.boundary_tolerance_m)
-        without_qpv = self._commune_without_qpv(query, commune, best, geo, geocoder.name, point)
+        provider = result.provider or geocoder.name
+        without_qpv = self._commune_without_qpv(query, commune, best, geo, provider, point)
         if without_qpv is not None:
-            return without_qpv
+            return _explained(without_qpv, result)
         if best is None:
+            reason = "No geocoding candidate reached the minimum score "
+            reason += f"{self.settings.geocoder_min_score:g}."
+            if result.uncovered:
+                reason = (
+                    f"{result.uncovered}; the {provider} geocoder it was passed on to: {reason}"
+                    if result.provider
+                    else f"{result.uncovered}; no other geocoder is configured (QPV_GEOCODERS)."
+                )
             return AddressAnswer(
-                status=AddressStatus.NOT_FOUND,
-                reason="No geocoding candidate reached the minimum score "
-                f"{self.settings.geocoder_min_score:g}.",
-                provider=geocoder.name,
-                geo=geo,
+                status=AddressStatus.NOT_FOUND, reason=reason, provider=provider, geo=geo
             )
         assert point is not None
-        return self._located(best, good[1:], geo, geocoder.name, point)
+        return _explained(self._located(best, good[1:], geo, provider, point), result)
 
     def _commune_without_qpv(
         self,
@@ -260,6 +274,8 @@ class AddressResolver:
                 candidate=best,
                 point=point,
             )
+        if best.type is MatchType.INTERPOLATED:
+            return self._interpolated(best, provider, geo, point)
         reason = point.reason
         if best.type is MatchType.STREET:
             street = self._street(best, geo)
@@ -297,6 +313,29 @@ class AddressResolver:
             if _qpv_key(answer) != _qpv_key(point):
                 rivals.append((other, answer))
         return tuple(rivals)
+
+    def _interpolated(
+        self, best: Candidate, provider: str, geo: GeographyIndex, point: PointAnswer
+    ) -> AddressAnswer:
+        """A number placed between its neighbours: sure only if they agree with the point."""
+        tolerance = self.settings.boundary_tolerance_m
+        ends = [geo.lookup(lon, lat, tolerance) for lon, lat in best.bounds]
+        street = self._street(best, geo)
+        if all(_qpv_key(e) == _qpv_key(point) for e in ends):
+            status = AddressStatus(point.status.value)
+            reason = (
+                "House number placed between its neighbours on the street, which get the "
+                f"same answer. {point.reason}"
+            )
+        else:
+            status = AddressStatus.STREET_PARTIAL
+            sides = ", ".join(e.qpv.code if e.inside and e.qpv else "outside" for e in ends)
+            reason = (
+                "House number placed between its neighbours on the street, which fall on "
+                f"different sides of a QPV boundary ({sides}): check the address. "
+                f"At the placed point: {point.reason}"
+            )
+        return AddressAnswer(status, reason, provider, geo, best, point, street)
 
     def _street(self, candidate: Candidate, geo: GeographyIndex) -> StreetSpread | None:
         """Tag every address point of the candidate's street, when a provider knows them."""
@@ -338,6 +377,17 @@ def _street_answer(
         point=point,
         street=street,
     )
+
+
+def _explained(answer: AddressAnswer, result: GeocodeResult) -> AddressAnswer:
+    """The answer with what the geocoder matched differently, and any fallback, said first."""
+    said = [n.detail for n in answer.candidate.notes] if answer.candidate else []
+    if result.uncovered and result.provider:
+        said.insert(0, f"{result.uncovered}: answered by the {result.provider} geocoder")
+    if not said:
+        return answer
+    text = "; ".join(d[0].upper() + d[1:] for d in said)
+    return replace(answer, reason=f"{text}. {answer.reason}")
 
 
 def _qpv_key(answer: PointAnswer) -> tuple[bool, str | None]:

@@ -152,3 +152,64 @@ def test_a_street_without_known_address_points_says_it_was_answered_at_one_point
     assert answer.status is AddressStatus.IN
     assert answer.street is None
     assert answer.reason.startswith("Street-level match whose address points are not known")
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code", "said"),
+    [
+        # Issue 9: a misspelt street inside the postcode given.
+        (AddressQuery(q="2 rue polonso 75018 paris"), "in", "QN07511M", None),
+        (AddressQuery(q="2 rue polonso", code_postal="75018"), "in", "QN07511M", None),
+        # The real street in the neighbouring arrondissement, and the answer says so.
+        (AddressQuery(q="243 Rue Marcadet 75008 Paris"), "out", None, "Postcode 75008 given"),
+        (AddressQuery(q="10 Rue François Villon 75016 Paris"), "out", None, "Postcode 75016"),
+        # No commune at all.
+        (AddressQuery(q="159 Avenue de France"), "out", None, None),
+        # "bis" that does not exist: said, not dropped silently.
+        (AddressQuery(q="5 bis rue de la Chapelle 75018 Paris"), "out", None, "5bis is not"),
+        # Numbers missing from the BAN, placed between 179 and 187 (both in QN09312I).
+        (AddressQuery(q="183 rue Edouard Vaillant 93140 Bondy"), "in", "QN09312I", "183 is not"),
+        (AddressQuery(q="185 rue Edouard Vaillant 93140 Bondy"), "in", "QN09312I", "185 is not"),
+    ],
+)
+async def test_addresses_as_people_write_them(
+    resolver: AddressResolver, query: AddressQuery, status: str, code: str | None, said: str | None
+) -> None:
+    answer = await resolver.resolve(query)
+    assert answer.status.value == status
+    assert answer.point is not None
+    assert (answer.point.qpv.code if answer.point.inside and answer.point.qpv else None) == code
+    if said is not None:
+        assert answer.reason.startswith(said)
+
+
+async def test_an_interpolated_number_reports_its_street_spread(resolver: AddressResolver) -> None:
+    answer = await resolver.resolve(AddressQuery(q="183 rue Edouard Vaillant 93140 Bondy"))
+    assert answer.candidate is not None and answer.candidate.type is MatchType.INTERPOLATED
+    assert answer.street is not None and answer.street.codes == ("QN09312I",)
+    assert "placed between its neighbours on the street, which get the same answer" in (
+        answer.reason
+    )
+
+
+def test_an_interpolated_number_whose_neighbours_disagree_is_street_partial(
+    resolver: AddressResolver,
+) -> None:
+    placed = Candidate(
+        "3 Rue Imaginaire 75018 Paris",
+        0.82,
+        MatchType.INTERPOLATED,
+        *GOUTTE_DOR,
+        citycode="75118",
+        street="Rue Imaginaire",
+        bounds=(GOUTTE_DOR, CHATELET),
+    )
+    answer = resolver.answer(AddressQuery(q="x"), GeocodeResult([placed]), resolver.geocoder(None))
+    assert answer.status is AddressStatus.STREET_PARTIAL
+    assert "different sides of a QPV boundary (QN07511M, outside)" in answer.reason
+
+
+async def test_a_commune_not_covered_is_named_in_the_reason(resolver: AddressResolver) -> None:
+    answer = await resolver.resolve(AddressQuery(q="12 rue de la République 13001 Marseille"))
+    assert answer.status is AddressStatus.NOT_FOUND
+    assert answer.reason.startswith("The local geocoder's tables do not cover postcode 13001")

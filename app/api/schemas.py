@@ -209,13 +209,23 @@ class Health(BaseModel):
     )
 
 
+class Note(BaseModel):
+    """One thing the geocoder matched differently from the query."""
+
+    kind: str
+    detail: str
+
+
 class Geocoding(BaseModel):
     """The geocoding candidate an answer rests on."""
 
     provider: str
     label: str
     score: float
-    type: Literal["housenumber", "street", "locality", "municipality"]
+    type: Literal["housenumber", "interpolated", "street", "locality", "municipality"] = Field(
+        description="`interpolated`: a house number missing from the BAN, placed between its "
+        "neighbours of the same parity on the street (see `notes`)"
+    )
     lon: float
     lat: float
     citycode: str | None
@@ -223,6 +233,13 @@ class Geocoding(BaseModel):
     city: str | None
     street: str | None
     housenumber: str | None
+    notes: list[Note] = Field(
+        default_factory=list,
+        description="what was matched differently from what was asked: `commune_differs` "
+        "(found outside the postcode, citycode or commune given), `index_differs` (bis/ter "
+        "not found), `number_interpolated`, `number_missing`, `several_communes` (no commune "
+        "given and the same address in several)",
+    )
 
     @classmethod
     def of(cls, candidate: Candidate, provider: str) -> Geocoding:
@@ -239,6 +256,7 @@ class Geocoding(BaseModel):
             city=candidate.city,
             street=candidate.street,
             housenumber=candidate.housenumber,
+            notes=[Note(kind=n.kind.value, detail=n.detail) for n in candidate.notes],
         )
 
 

@@ -37,6 +37,7 @@ from app.batch.writers import Writer, make_writer
 from app.divisions import AdminDivisions
 from app.errors import GeographyNotLoaded, QpvError, TooLarge
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
+from app.geocoding.fallback import CoverageFallback
 from app.settings import Settings
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.index import PointAnswer, QpvIndex
@@ -70,7 +71,7 @@ class TagSummary:
 class InProcess(Protocol):
     """A geocoder that answers synchronously in this process (the ``local`` provider)."""
 
-    def search(self, query: AddressQuery, limit: int = 5) -> list[Candidate]: ...
+    def result(self, query: AddressQuery, limit: int = 5) -> GeocodeResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,8 +252,7 @@ class Tagger:
             if max_rows is not None and summary.rows + block.n > max_rows:
                 raise TooLarge(f"the file has more than {max_rows} rows", limit=max_rows)
             if pending is not None:
-                assert run.geocoder is not None
-                pending.results = await run.geocoder.geocode_many(pending.queries, limit=1)
+                await _geocode(run, pending)
                 out = await asyncio.to_thread(self._finish, run, block, results, pending)
             summary.add(results)
             summary.seconds = time.perf_counter() - started
@@ -286,8 +286,7 @@ class Tagger:
         self._check_geographies(options)
         results, pending, _ = await asyncio.to_thread(self._step, run, block)
         if pending is not None:
-            assert run.geocoder is not None
-            pending.results = await run.geocoder.geocode_many(pending.queries, limit=1)
+            await _geocode(run, pending)
             await asyncio.to_thread(self._finish, run, block, results, pending)
         return results
 
@@ -320,10 +319,14 @@ class Tagger:
     def _step(self, run: _Run, block: Block) -> tuple[Results, Pending | None, bytes]:
         """Read, geocode in process when possible, answer and write one block."""
         results, pending = self._read(run, block)
-        if pending is not None and isinstance(run.geocoder, InProcess):
-            search = run.geocoder.search
-            pending.results = [GeocodeResult(candidates=search(q, 5)) for q in pending.queries]
-        if pending is not None and pending.results is None:
+        geocoder = run.geocoder
+        fallback = isinstance(geocoder, CoverageFallback)
+        local = geocoder.primary if isinstance(geocoder, CoverageFallback) else geocoder
+        if pending is not None and isinstance(local, InProcess):
+            pending.results = [local.result(q, 5) for q in pending.queries]
+            if fallback and any(r.uncovered for r in pending.results):
+                return results, pending, b""  # rows of communes not covered: to the fallback
+        if pending is not None and (pending.results is None or fallback):
             return results, pending, b""
         return results, None, self._finish(run, block, results, pending)
 
@@ -475,6 +478,16 @@ class Tagger:
             for (j, _), answer in zip(items, answers, strict=True):
                 points[j] = answer
         return points
+
+
+async def _geocode(run: _Run, pending: Pending) -> None:
+    """Geocode the rows not yet geocoded in process, or pass the uncovered ones on."""
+    geocoder = run.geocoder
+    assert geocoder is not None
+    if pending.results is None:
+        pending.results = await geocoder.geocode_many(pending.queries, limit=1)
+    elif isinstance(geocoder, CoverageFallback):
+        pending.results = await geocoder.complete(pending.queries, pending.results)
 
 
 def _fill(results: Results, i: int, answer: AddressAnswer) -> None:

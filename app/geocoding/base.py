@@ -12,6 +12,7 @@ class MatchType(StrEnum):
     """How precise a candidate is, in BAN's vocabulary."""
 
     HOUSENUMBER = "housenumber"
+    INTERPOLATED = "interpolated"  # a number missing from the BAN, placed between its neighbours
     STREET = "street"
     LOCALITY = "locality"
     MUNICIPALITY = "municipality"
@@ -36,6 +37,24 @@ class AddressQuery:
         return " ".join(p.strip() for p in parts if p and p.strip())
 
 
+class NoteKind(StrEnum):
+    """What a candidate matched differently from what was asked."""
+
+    COMMUNE_DIFFERS = "commune_differs"  # found outside the postcode / citycode / commune given
+    INDEX_DIFFERS = "index_differs"  # "5 bis" asked, only "5" exists (or the reverse)
+    NUMBER_INTERPOLATED = "number_interpolated"  # number not in the BAN: placed by its neighbours
+    NUMBER_MISSING = "number_missing"  # number not in the BAN: the street only
+    SEVERAL_COMMUNES = "several_communes"  # no commune given: the same address in several
+
+
+@dataclass(frozen=True, slots=True)
+class MatchNote:
+    """One thing a candidate matched differently from the query, said in words."""
+
+    kind: NoteKind
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One ranked geocoding candidate."""
@@ -51,6 +70,9 @@ class Candidate:
     street: str | None = None
     housenumber: str | None = None
     id: str | None = None  # BAN identifier when known (street or address)
+    notes: tuple[MatchNote, ...] = ()
+    # Interpolated numbers: the (lon, lat) of the neighbours the point was placed between.
+    bounds: tuple[tuple[float, float], ...] = ()
 
 
 class GeocodeErrorKind(StrEnum):
@@ -70,6 +92,11 @@ class GeocodeResult:
     candidates: list[Candidate] = field(default_factory=list)
     error: GeocodeErrorKind | None = None
     error_detail: str | None = None  # never contains the address itself
+    # Why there is no candidate when the place is outside the provider's coverage
+    # ("the local tables do not cover postcode 13001"), and the provider that answered
+    # instead when the query was passed on to another (see app/geocoding/fallback.py).
+    uncovered: str | None = None
+    provider: str | None = None
 
     @property
     def best(self) -> Candidate | None:

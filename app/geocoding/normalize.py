@@ -380,6 +380,7 @@ def _is_number_and_street(part: str) -> bool:
     return bool(m and m.end() > 0 and _HAS_WORD.search(part[m.end() :]))
 
 
-_COUNTRY = re.compile(r"[\s,;-]*\bfrance\s*$", re.IGNORECASE)
+# "France" at the end is the country, unless a street name ends with it ("Avenue de France").
+_COUNTRY = re.compile(r"[\s,;-]*(?<!\bde[\s-])(?<!\bd')\bfrance\s*$", re.IGNORECASE)
 # "75 019": some files split the postcode; only tried when no five-digit group is found.
 _SPACED_POSTCODE = re.compile(r"(?<!\d)(\d{2}\s\d{3})(?!\d)")

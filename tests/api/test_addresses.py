@@ -153,3 +153,70 @@ def test_an_unreachable_geocoder_is_a_502_problem(geocoded_sqlite_url: str) -> N
     assert response.headers["content-type"] == "application/problem+json"
     assert "ban geocoder failed" in response.json()["detail"]
     assert "Tabarly" not in response.text
+
+
+def test_the_answer_says_when_the_commune_found_differs(geocoding_client: TestClient) -> None:
+    params = {"q": "243 Rue Marcadet 75008 Paris"}
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert body["geocoding"]["citycode"] == "75118"
+    assert body["geocoding"]["notes"] == [
+        {"kind": "commune_differs", "detail": "postcode 75008 given, but found in 75018 Paris"}
+    ]
+    assert body["reason"].startswith("Postcode 75008 given, but found in 75018 Paris.")
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"q": "2 rue polonso 75018 paris"}, "in", "QN07511M"),
+        ({"q": "2 rue polonso", "code_postal": "75018"}, "in", "QN07511M"),
+    ],
+)
+def test_a_misspelt_street_inside_the_postcode_is_found(
+    geocoding_client: TestClient, params: dict[str, str], status: str, code: str
+) -> None:
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert (body["status"], body["qpv"]["code"]) == (status, code)
+    assert body["geocoding"]["label"] == "2 Rue Polonceau 75018 Paris"
+
+
+def test_an_interpolated_number_is_typed_so(geocoding_client: TestClient) -> None:
+    params = {"q": "183 rue Edouard Vaillant 93140 Bondy"}
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert (body["status"], body["qpv"]["code"]) == ("in", "QN09312I")
+    assert body["geocoding"]["type"] == "interpolated"
+    assert [n["kind"] for n in body["geocoding"]["notes"]] == ["number_interpolated"]
+    assert body["street"]["qpv_codes"] == ["QN09312I"]
+
+
+def test_a_commune_not_covered_says_so(geocoding_client: TestClient) -> None:
+    params = {"q": "12 rue de la République 13001 Marseille"}
+    body = geocoding_client.get("/v1/address", params=params).json()
+    assert body["status"] == "not_found"
+    assert "do not cover postcode 13001" in body["reason"]
+
+
+@pytest.mark.addok
+def test_a_commune_not_covered_is_passed_on_to_the_next_provider(ban_client: TestClient) -> None:
+    # The local tables do not cover Marseille: the query goes to ban (here an addok that
+    # holds Bondy only, so it finds nothing either, and the answer says who was asked).
+    params = {"q": "12 rue de la République 13001 Marseille"}
+    body = ban_client.get("/v1/address", params=params).json()
+    assert body["status"] == "not_found"
+    assert body["reason"].startswith("The local geocoder's tables do not cover postcode 13001")
+    assert "the ban geocoder it was passed on to" in body["reason"]
+
+
+@pytest.mark.addok
+def test_a_batch_passes_rows_of_communes_not_covered_on(ban_client: TestClient) -> None:
+    content = (
+        "adresse\n4 rue Eric Tabarly 93140 Bondy\n12 rue de la République 13001 Marseille\n"
+    ).encode()
+    response = ban_client.post(
+        "/v1/batch/csv", files={"data": ("f.csv", content)}, data={"columns": "adresse"}
+    )
+    assert response.status_code == 200
+    rows = response.text.splitlines()
+    assert len(rows) == 3
+    assert "QN09314M" in rows[1]
+    assert "not_found" in rows[2]

@@ -10,7 +10,7 @@ import pytest
 from app.data.ban_import import import_ban_files, load_local_geocoder
 from app.db.migrate import upgrade
 from app.db.session import make_engine
-from app.geocoding.base import AddressQuery, Candidate, Geocoder, MatchType
+from app.geocoding.base import AddressQuery, Candidate, Geocoder, MatchType, NoteKind
 from app.geocoding.local import LocalGeocoder
 from tests.conftest import BAN_BONDY, BAN_PARIS
 
@@ -220,8 +220,10 @@ def test_ambiguous_streets_get_equal_scores(local_geocoder: LocalGeocoder) -> No
 
 
 def test_unknown_number_falls_back_to_the_street(local_geocoder: LocalGeocoder) -> None:
-    best = _best(local_geocoder, "9 rue du Vieux Château 93140 Bondy")  # 9 does not exist
+    # The street's numbers stop at 19: 99 cannot be placed between neighbours.
+    best = _best(local_geocoder, "99 rue du Vieux Château 93140 Bondy")
     assert best.type == MatchType.STREET
+    assert [n.kind for n in best.notes] == [NoteKind.NUMBER_MISSING]
     assert best.street == "Rue du Vieux Chateau"
     assert best.housenumber is None
     assert 0.5 < best.score < 0.9
@@ -325,3 +327,99 @@ def test_street_points_of_a_long_street_span_its_arrondissements(
     assert VILLETTE_12[1] in lon
     unknown = Candidate("x", 0.5, MatchType.STREET, 0.0, 0.0, citycode="93010", street="Nope")
     assert local_geocoder.street_points(unknown)[0].size == 0
+
+
+# --------------------------------------------------------------------------- issue 9
+
+
+@pytest.mark.parametrize(
+    ("query", "citycode", "label", "differs"),
+    [
+        # A street spelt by ear inside the postcode given.
+        ("2 rue polonso 75018 paris", "75118", "2 Rue Polonceau 75018 Paris", False),
+        (AddressQuery(q="2 rue polonso", code_postal="75018"), "75118", "2 Rue Polonceau", False),
+        # The exact street and number just across the line beat a fuzzy street inside.
+        ("243 Rue Marcadet 75008 Paris", "75118", "243 Rue Marcadet 75018 Paris", True),
+        ("10 Rue François Villon 75016 Paris", "75115", "10 Rue François Villon 75015", True),
+    ],
+)
+def test_a_postcode_given_is_evidence_not_a_wall(
+    local_geocoder: LocalGeocoder,
+    query: str | AddressQuery,
+    citycode: str,
+    label: str,
+    differs: bool,
+) -> None:
+    best = _best(local_geocoder, query)
+    assert best.type == MatchType.HOUSENUMBER
+    assert (best.citycode, best.label.startswith(label)) == (citycode, True)
+    kinds = [n.kind for n in best.notes]
+    assert kinds == ([NoteKind.COMMUNE_DIFFERS] if differs else [])
+    if differs:
+        assert "given, but found in" in best.notes[0].detail
+        assert 0.8 <= best.score < 0.9
+
+
+def test_an_address_without_commune_is_searched_everywhere(local_geocoder: LocalGeocoder) -> None:
+    best = _best(local_geocoder, "159 Avenue de France")
+    assert (best.label, best.type) == ("159 Avenue de France 75013 Paris", MatchType.HOUSENUMBER)
+    assert best.notes == ()
+
+
+def test_the_same_address_in_several_communes_says_so(local_geocoder: LocalGeocoder) -> None:
+    found = local_geocoder.search(AddressQuery(q="7 rue de l'Égalité"))
+    assert {c.citycode for c in found[:2]} == {"75119", "93010"}
+    assert found[0].score == found[1].score
+    assert [n.kind for n in found[0].notes] == [NoteKind.SEVERAL_COMMUNES]
+    assert "2 communes" in found[0].notes[0].detail
+
+
+def test_a_missing_repetition_index_says_what_was_matched(local_geocoder: LocalGeocoder) -> None:
+    best = _best(local_geocoder, "5 bis rue de la Chapelle 75018 Paris")
+    assert (best.housenumber, best.type) == ("5", MatchType.HOUSENUMBER)
+    assert [n.kind for n in best.notes] == [NoteKind.INDEX_DIFFERS]
+    assert best.notes[0].detail == "5bis is not in the BAN on this street: matched 5 instead"
+    assert best.score < 0.9
+
+
+@pytest.mark.parametrize("number", [183, 185])
+def test_a_missing_number_is_interpolated_between_its_neighbours(
+    local_geocoder: LocalGeocoder, number: int
+) -> None:
+    # Rue Edouard Vaillant, Bondy: 179 and 187 are published, 181 to 185 are not.
+    n179 = _best(local_geocoder, "179 rue Edouard Vaillant 93140 Bondy")
+    n187 = _best(local_geocoder, "187 rue Edouard Vaillant 93140 Bondy")
+    best = _best(local_geocoder, f"{number} rue Edouard Vaillant 93140 Bondy")
+    assert best.type == MatchType.INTERPOLATED
+    assert (best.housenumber, best.id) == (str(number), None)
+    assert best.bounds == ((n179.lon, n179.lat), (n187.lon, n187.lat))
+    t = (number - 179) / 8
+    assert best.lon == pytest.approx(n179.lon + t * (n187.lon - n179.lon), abs=1e-6)
+    assert best.lat == pytest.approx(n179.lat + t * (n187.lat - n179.lat), abs=1e-6)
+    assert [n.kind for n in best.notes] == [NoteKind.NUMBER_INTERPOLATED]
+    assert "between 179 and 187" in best.notes[0].detail
+    assert 0.8 < best.score < n179.score
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        (AddressQuery(q="12 rue de la République 13001 Marseille"), "postcode 13001"),
+        (AddressQuery(q="12 rue de la Paix", citycode="69123"), "citycode 69123"),
+        (AddressQuery(q="12 rue de la Paix, Lyon"), "the commune 'Lyon'"),
+    ],
+)
+def test_a_commune_outside_the_tables_is_said_not_covered(
+    local_geocoder: LocalGeocoder, query: AddressQuery, named: str
+) -> None:
+    result = local_geocoder.result(query)
+    assert result.candidates == []
+    assert result.uncovered is not None
+    assert f"do not cover {named}" in result.uncovered
+
+
+def test_a_covered_commune_without_match_is_not_said_uncovered(
+    local_geocoder: LocalGeocoder,
+) -> None:
+    result = local_geocoder.result(AddressQuery(q="xqzwv kptlm"))
+    assert (result.candidates, result.uncovered) == ([], None)

@@ -9,19 +9,29 @@ scale: about 0.97 for a clean exact address, lower as the text needed repairs.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 
-from app.codes import ARRONDISSEMENTS
+from app.codes import ARRONDISSEMENTS, commune_code, departement_of_citycode
 from app.folding import fold
-from app.geocoding.base import AddressQuery, Candidate, GeocodeResult, MatchType
+from app.geocoding.base import (
+    AddressQuery,
+    Candidate,
+    GeocodeResult,
+    MatchNote,
+    MatchType,
+    NoteKind,
+)
 from app.geocoding.local.fuzzy import Pool
 from app.geocoding.local.index import index_streets
+from app.geocoding.local.phonetic import sound_key
 from app.geocoding.local.tables import AddressTable, StreetTable, derived_id
 from app.geocoding.normalize import (
     HouseNumber,
@@ -47,6 +57,23 @@ POSTCODE_ONLY = 0.99  # postcode without city name (or city contradicting it)
 TYPE_DIFFERS = 0.85  # "avenue X" asked, only "rue X" exists
 TYPE_MISSING = 0.95  # "12 Villette" for "12 boulevard de la Villette"
 CITY_FUZZY_CUTOFF = 82.0
+# A postcode, citycode or commune given is evidence, not a wall: a street outside it scores
+# this factor when it is within NEAR_M of the communes given ("just across the line"),
+# the lower one farther away (same city or département).
+ACROSS_NEAR = 0.9
+ACROSS_FAR = 0.8
+NEAR_M = 3000.0
+# A number missing from the BAN placed between its neighbours of the same parity, when they
+# are at most MAX_NUMBER_GAP numbers and MAX_SPAN_M metres apart (or at the nearest one
+# when it is at most MAX_NUMBER_REACH away, past the end of the street).
+INTERPOLATED = 0.85
+MAX_NUMBER_GAP = 40
+MAX_NUMBER_REACH = 4
+MAX_SPAN_M = 400.0
+# Spelling by ear ("rue Polonso"): the sound key is compared when spelling finds nothing
+# closer than PHONETIC_BELOW; a sound match scores at most PHONETIC.
+PHONETIC = 0.88  # below ACROSS_NEAR: the exact name across the line wins
+PHONETIC_BELOW = 0.85
 # Beyond this many streets in a scope, the fuzzy pass is skipped (a national search
 # without any commune hint would cost tens of milliseconds per address).
 MAX_FUZZY_STREETS = 60_000
@@ -66,6 +93,35 @@ class _StreetHit:
     score: float
 
 
+_Attempt = tuple[str, list["_Scope"], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """The communes the user named, and how, to say when the answer lies elsewhere."""
+
+    codes: frozenset[str]
+    what: str  # "postcode 75008", "citycode 93010", "commune 'Bondy'"
+
+    def differs(self, found: Candidate) -> str:
+        """The note for a candidate outside the communes given."""
+        return f"{self.what} given, but found in {found.postcode} {found.city}"
+
+
+def _asked(parsed: ParsedAddress, citycode: str | None, scopes: list[_Scope]) -> _Asked | None:
+    """The communes given (the most specific scope) and how they were given."""
+    first = scopes[0].citycodes if scopes else None
+    if first is None:
+        return None
+    if citycode and citycode.strip():
+        what = f"citycode {citycode.strip().upper()}"
+    elif parsed.postcode:
+        what = f"postcode {parsed.postcode}"
+    else:
+        what = f"commune {parsed.city!r}"
+    return _Asked(first, what)
+
+
 class LocalGeocoder:
     """Offline BAN geocoder over in-memory tables (see ``tables.build_tables``)."""
 
@@ -78,7 +134,10 @@ class LocalGeocoder:
         self._rep_canon = [canonical_rep(r) for r in addresses.rep_table]
         # Built on first use, per street: (number, canonical rep) -> address positions.
         self._numbers: list[dict[tuple[int, str], list[int]] | None] = [None] * len(streets)
-        self._fuzzy_cache: dict[frozenset[str] | None, tuple[Pool, Pool]] = {}
+        self._fuzzy_cache: dict[frozenset[str] | None, tuple[Pool, Pool, Pool]] = {}
+        self._asked_points: dict[
+            frozenset[str], tuple[NDArray[np.float64], NDArray[np.float64]]
+        ] = {}
         self._parse = lru_cache(maxsize=4096)(parse_address)
 
     # ------------------------------------------------------------------ public API
@@ -116,13 +175,36 @@ class LocalGeocoder:
 
     async def geocode(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
         """Geocode one address (CPU work inline: a fraction of a millisecond)."""
-        return GeocodeResult(candidates=self.search(query, limit))
+        return self.result(query, limit)
 
     async def geocode_many(
         self, queries: Sequence[AddressQuery], limit: int = 1
     ) -> list[GeocodeResult]:
         """Geocode many addresses, in order."""
-        return [GeocodeResult(candidates=self.search(q, limit)) for q in queries]
+        return [self.result(q, limit) for q in queries]
+
+    def result(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
+        """The candidates, or why there are none when the commune named is not loaded."""
+        candidates = self.search(query, limit)
+        return GeocodeResult(candidates, uncovered=None if candidates else self.uncovered(query))
+
+    def uncovered(self, query: AddressQuery) -> str | None:
+        """Which commune named by the query the tables do not cover, in words, or None."""
+        parsed = self._parsed(query)
+        if self._scopes(parsed, query.citycode):
+            return None
+        if query.citycode and query.citycode.strip():
+            named = f"citycode {query.citycode.strip().upper()}"
+        elif parsed.postcode:
+            named = f"postcode {parsed.postcode}"
+        elif parsed.city:
+            named = f"the commune {parsed.city!r}"
+        else:
+            return None
+        return (
+            f"The local geocoder's tables do not cover {named} (they hold "
+            f"{len(self._ix.commune_streets)} communes: import its BAN file)"
+        )
 
     async def aclose(self) -> None:
         """Nothing to release: everything is in memory."""
@@ -133,48 +215,108 @@ class LocalGeocoder:
         """Ranked candidates for one query (synchronous core of :meth:`geocode`)."""
         parsed = self._parsed(query)
         number = parsed.housenumber
-        street_text = parsed.street
         scopes = self._scopes(parsed, query.citycode)
-        # Attempts in order: (street text, communes, exact keys only); the first that finds
-        # a street wins.
-        attempts: list[tuple[str, list[_Scope], bool]] = []
-        if scopes:
-            attempts.append((street_text, scopes, False))
-        elif parsed.postcode or query.citycode or parsed.city:
+        named = bool(parsed.postcode or query.citycode or parsed.city)
+        if not scopes and named:
             return []  # a commune was named and it is not loaded
-        elif not street_text:
-            return []
-        else:
-            if number is None:
-                # "Paris 19e", "Bondy": the whole text is a commune.
-                whole = self._ix.city_names.get(normalize_city(street_text))
-                if whole:
-                    scope = _Scope(frozenset(whole), 1.0)
-                    return self._commune_candidates(scope, COMMUNE_ONLY, limit)
-            everywhere = [_Scope(None, NO_COMMUNE_HINT)]
-            split = self._split_trailing_city(street_text)
-            if split is not None:
-                # "12 rue de la Paix Paris": the last words may be the city, unless the
-                # whole text is a street name ("12 rue de Bondy"): exact names first.
-                attempts.append((street_text, everywhere, True))
-                attempts.append((split[0], [split[1]], False))
-            attempts.append((street_text, everywhere, False))
-        fallback = next((sc for _, scs, _ in attempts for sc in scs if sc.citycodes), None)
-        if not street_text:
-            if number is not None and parsed.city is None and not parsed.postcode:
+        if not parsed.street:
+            if not scopes or (number is not None and parsed.city is None and not parsed.postcode):
                 return []
             return self._commune_candidates(scopes[0], COMMUNE_ONLY, limit)
+        if not scopes and number is None:
+            # "Paris 19e", "Bondy": the whole text is a commune.
+            whole = self._ix.city_names.get(normalize_city(parsed.street))
+            if whole:
+                return self._commune_candidates(_Scope(frozenset(whole), 1.0), COMMUNE_ONLY, limit)
+        asked = _asked(parsed, query.citycode, scopes)
+        attempts = self._attempts(parsed.street, scopes)
         for text_, scopes_, exact_only in attempts:
             key = street_key(normalize_street(text_))
             if not key:
                 continue
-            for scope in scopes_:
-                hits = self._find_streets(key, scope, exact_only)
-                if hits:
-                    return self._rank(hits, number, scope.factor, limit, text_)
+            hits = self._hits(key, scopes_, exact_only)
+            if asked is not None:
+                hits = self._across(hits, key, asked, number)
+            if hits:
+                return self._rank(hits, number, limit, text_, asked)
+        fallback = next((sc for _, scs, _ in attempts for sc in scs if sc.citycodes), None)
         if fallback is None:
             return []
         return self._commune_candidates(fallback, STREET_NOT_FOUND, limit)
+
+    def _attempts(self, street_text: str, scopes: list[_Scope]) -> list[_Attempt]:
+        """(street text, communes, exact keys only) to try in order; the first finding wins."""
+        if scopes:
+            return [(street_text, scopes, False)]
+        everywhere = [_Scope(None, NO_COMMUNE_HINT)]
+        attempts: list[_Attempt] = []
+        split = self._split_trailing_city(street_text)
+        if split is not None:
+            # "12 rue de la Paix Paris": the last words may be the city, unless the
+            # whole text is a street name ("12 rue de Bondy"): exact names first.
+            attempts.append((street_text, everywhere, True))
+            attempts.append((split[0], [split[1]], False))
+        attempts.append((street_text, everywhere, False))
+        return attempts
+
+    def _hits(self, key: str, scopes: list[_Scope], exact_only: bool) -> list[_StreetHit]:
+        """The streets of the first scope that has any, scored by name and scope."""
+        for scope in scopes:
+            hits = self._find_streets(key, scope, exact_only)
+            if hits:
+                return [_StreetHit(h.street, h.score * scope.factor) for h in hits]
+        return []
+
+    def _across(
+        self, hits: list[_StreetHit], key: str, asked: _Asked, number: HouseNumber | None
+    ) -> list[_StreetHit]:
+        """Add the streets of exactly this name just outside the communes given.
+
+        A postcode or commune is strong evidence, not a wall: the exact street (and number)
+        across the line must get its chance against a fuzzy street inside. When the exact
+        street is inside but lacks the number, only the same city's other arrondissements
+        are searched (Paris streets are split by arrondissement).
+        """
+        inside = [h for h in hits if self._streets.citycode[h.street] in asked.codes]
+        exact = [h for h in inside if h.score >= 1.0]
+        if exact and (number is None or any(self._has_number(h.street, number) for h in exact)):
+            return hits  # settled: the exact street (and number) in the communes given
+        cities = {commune_code(c) for c in asked.codes}
+        deps = {departement_of_citycode(c) for c in asked.codes}
+        seen = {h.street for h in hits}
+        added = []
+        for s in self._ix.by_key.get(key, ()):
+            code = self._streets.citycode[s]
+            if s in seen or code in asked.codes:
+                continue
+            if commune_code(code) in cities or (
+                not exact and departement_of_citycode(code) in deps
+            ):
+                added.append(_StreetHit(s, 1.0))
+        return hits + added if added else hits
+
+    def _has_number(self, street: int, number: HouseNumber) -> bool:
+        addr, rep_ok = self._find_number(street, number)
+        return addr is not None and rep_ok
+
+    def _across_factor(self, street: int, asked: _Asked) -> float:
+        """How far outside the communes given a street is: just across the line, or farther."""
+        points = self._asked_points.get(asked.codes)
+        if points is None:
+            members = [s for c in sorted(asked.codes) for s in self._ix.commune_streets.get(c, ())]
+            points = (self._streets.lon[members], self._streets.lat[members])
+            if len(self._asked_points) > 1024:
+                self._asked_points.clear()
+            self._asked_points[asked.codes] = points
+        lon, lat = points
+        if not len(lon):
+            return ACROSS_FAR
+        # Equirectangular metres: plenty for "within a few kilometres".
+        kx = 111_320.0 * np.cos(np.radians(float(self._streets.lat[street])))
+        dx = (lon - self._streets.lon[street]) * kx
+        dy = (lat - self._streets.lat[street]) * 110_540.0
+        nearest = float(np.sqrt(np.min(dx * dx + dy * dy)))
+        return ACROSS_NEAR if nearest <= NEAR_M else ACROSS_FAR
 
     def _parsed(self, query: AddressQuery) -> ParsedAddress:
         if query.q and query.q.strip():
@@ -278,21 +420,19 @@ class LocalGeocoder:
         loose_factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
         for s in self._in_scope(self._ix.by_notype.get(notype, []), scope):
             hits[s] = loose_factor
-        full, bare = self._fuzzy_pools(scope)
+        full, bare, sound = self._fuzzy_pools(scope)
         passes = [(key, full, 1.0)]
         if query_type is None:
             # No type typed ("12 Villette"): compare with names stripped of theirs too.
             passes.append((notype, bare, TYPE_MISSING))
         for query, pool, factor in passes:
-            for idx, score in pool.extract(query):
-                sim = score * factor
-                for s in pool.groups[idx]:
-                    if sim > hits.get(s, 0.0):
-                        hits[s] = sim
+            _gather(hits, pool, query, factor)
+        if max(hits.values(), default=0.0) < PHONETIC_BELOW:
+            _gather(hits, sound, sound_key(key), PHONETIC)
         return [_StreetHit(s, v) for s, v in hits.items()]
 
-    def _fuzzy_pools(self, scope: _Scope) -> tuple[Pool, Pool]:
-        """Street keys of a scope, with and without their type word, for fuzzy matching."""
+    def _fuzzy_pools(self, scope: _Scope) -> tuple[Pool, Pool, Pool]:
+        """Street keys of a scope, with and without their type word, and their sound keys."""
         cached = self._fuzzy_cache.get(scope.citycodes)
         if cached is not None:
             return cached
@@ -307,10 +447,13 @@ class LocalGeocoder:
             streets = []
         full: dict[str, list[int]] = {}
         bare: dict[str, list[int]] = {}
+        sound: dict[str, list[int]] = {}
         for s in streets:
-            full.setdefault(self._ix.keys[s], []).append(s)
-            bare.setdefault(strip_type(self._ix.keys[s]), []).append(s)
-        result = (Pool(full), Pool(bare))
+            key = self._ix.keys[s]
+            full.setdefault(key, []).append(s)
+            bare.setdefault(strip_type(key), []).append(s)
+            sound.setdefault(sound_key(key), []).append(s)
+        result = (Pool(full), Pool(bare), Pool(sound))
         if len(self._fuzzy_cache) > 4096:
             self._fuzzy_cache.clear()
         self._fuzzy_cache[scope.citycodes] = result
@@ -333,32 +476,101 @@ class LocalGeocoder:
         self,
         hits: list[_StreetHit],
         number: HouseNumber | None,
-        factor: float,
         limit: int,
         typed: str,
+        asked: _Asked | None,
     ) -> list[Candidate]:
-        best = max(h.score for h in hits)
+        # Each street scored for what it matched: name, commune given or not, number.
+        weighted = [(h, self._commune_factor(h.street, asked)) for h in hits]
+        best = max(h.score * f for h, f in weighted)
         # Near-ties only: a far weaker fuzzy street never outranks the number found on a
         # good one, but two equally good streets both get their chance at the number.
-        hits = [h for h in hits if h.score >= best - 0.12]
-        out: list[tuple[float, int, float, Candidate]] = []
+        weighted = [(h, f) for h, f in weighted if h.score * f >= best - 0.12]
+        out: list[tuple[float, int, bool, float, Candidate]] = []
         # Tie-break on the name as typed: a commune publishing "Av X" and "Avenue X" as two
         # streets, the spelling typed picks one.
-        folded = fold(typed) if len(hits) > 1 else ""
-        for h in hits:
-            base = TOP_SCORE * h.score * factor
-            if number is not None:
-                addr, rep_ok = self._find_number(h.street, number)
-                if addr is not None:
-                    score = base * (1.0 if rep_ok else REP_MISMATCH)
-                    cand = self._address_candidate(h.street, addr, score)
-                    out.append((score, 0, self._spelling(folded, h.street), cand))
-                    continue
-                base *= NUMBER_MISSING
-            street_cand = self._street_candidate(h.street, base)
-            out.append((base, 1, self._spelling(folded, h.street), street_cand))
-        out.sort(key=lambda t: (-t[0], t[1], -t[2]))
-        return _dedupe([t[3] for t in out])[:limit]
+        folded = fold(typed) if len(weighted) > 1 else ""
+        for h, factor in weighted:
+            cand, rank = self._numbered(h.street, number, TOP_SCORE * h.score * factor)
+            if factor < 1.0 and asked is not None:
+                cand = _noted(cand, NoteKind.COMMUNE_DIFFERS, asked.differs(cand))
+            out.append((cand.score, rank, factor < 1.0, self._spelling(folded, h.street), cand))
+        out.sort(key=lambda t: (-t[0], t[1], t[2], -t[3]))
+        ranked = _dedupe([t[4] for t in out])[:limit]
+        return _several_communes(ranked) if asked is None else ranked
+
+    def _commune_factor(self, street: int, asked: _Asked | None) -> float:
+        if asked is None or self._streets.citycode[street] in asked.codes:
+            return 1.0
+        return self._across_factor(street, asked)
+
+    def _numbered(
+        self, street: int, number: HouseNumber | None, base: float
+    ) -> tuple[Candidate, int]:
+        """The street's candidate for the number asked, and its rank among equal scores:
+        0 the number found, 1 found with another index or interpolated, 2 the street."""
+        if number is None:
+            return self._street_candidate(street, base), 2
+        addr, rep_ok = self._find_number(street, number)
+        if addr is not None:
+            cand = self._address_candidate(street, addr, base * (1.0 if rep_ok else REP_MISMATCH))
+            if rep_ok:
+                return cand, 0
+            detail = (
+                f"{_number_label(number)} is not in the BAN on this street: "
+                f"matched {cand.housenumber} instead"
+            )
+            return _noted(cand, NoteKind.INDEX_DIFFERS, detail), 1
+        placed = self._interpolated(street, number, base * INTERPOLATED)
+        if placed is not None:
+            return placed, 1
+        cand = self._street_candidate(street, base * NUMBER_MISSING)
+        detail = (
+            f"number {_number_label(number)} is not in the BAN and has no close neighbour "
+            "on the same side of the street: the street only"
+        )
+        return _noted(cand, NoteKind.NUMBER_MISSING, detail), 2
+
+    def _interpolated(self, street: int, number: HouseNumber, score: float) -> Candidate | None:
+        """The number placed between its nearest neighbours of the same parity, if close."""
+        index = self._number_index(street)
+        n = number.number
+        same_side = sorted({num for num, _ in index if num % 2 == n % 2})
+        i = bisect_left(same_side, n)
+        lo = same_side[i - 1] if i > 0 else None
+        hi = same_side[i] if i < len(same_side) else None
+        if lo is not None and hi is not None and hi - lo <= MAX_NUMBER_GAP:
+            a, b = _plain(index, lo), _plain(index, hi)
+            t = (n - lo) / (hi - lo)
+            where = f"between {lo} and {hi}"
+        else:
+            near = [k for k in (lo, hi) if k is not None and abs(k - n) <= MAX_NUMBER_REACH]
+            if not near:
+                return None
+            a = b = _plain(index, near[0])
+            t = 0.0
+            where = f"at its nearest neighbour {near[0]}"
+        ax, ay = float(self._addresses.lon[a]), float(self._addresses.lat[a])
+        bx, by = float(self._addresses.lon[b]), float(self._addresses.lat[b])
+        if _metres(ax, ay, bx, by) > MAX_SPAN_M:
+            return None  # neighbours too far apart for a straight line between them
+        base = self._street_candidate(street, score)
+        label = _number_label(number)
+        note = MatchNote(
+            NoteKind.NUMBER_INTERPOLATED,
+            f"{label} is not in the BAN: placed {where} on the same side of the street",
+        )
+        return replace(
+            base,
+            label=f"{label} {base.label}",
+            type=MatchType.INTERPOLATED,
+            lon=round(ax + t * (bx - ax), 6),
+            lat=round(ay + t * (by - ay), 6),
+            housenumber=label,
+            id=None,
+            notes=(note,),
+            bounds=((ax, ay), (bx, by)) if a != b else ((ax, ay),),
+        )
 
     def _spelling(self, folded: str, street: int) -> float:
         return fuzz.ratio(folded, fold(self._streets.name[street])) if folded else 0.0
@@ -461,6 +673,52 @@ def _postcode(value: str | None) -> str | None:
     if len(digits) == 4:
         digits = "0" + digits  # "1000" for 01000: spreadsheets drop the leading zero
     return digits if len(digits) == 5 else None
+
+
+def _gather(hits: dict[int, float], pool: Pool, query: str, factor: float) -> None:
+    """Raise ``hits`` to the pool's similarities to ``query`` (times ``factor``)."""
+    for idx, score in pool.extract(query):
+        sim = score * factor
+        for s in pool.groups[idx]:
+            if sim > hits.get(s, 0.0):
+                hits[s] = sim
+
+
+def _noted(candidate: Candidate, kind: NoteKind, detail: str) -> Candidate:
+    return replace(candidate, notes=(*candidate.notes, MatchNote(kind, detail)))
+
+
+def _several_communes(ranked: list[Candidate]) -> list[Candidate]:
+    """No commune given: say so when the best address exists in several communes."""
+    if not ranked:
+        return ranked
+    best = ranked[0]
+    tied = [c for c in ranked if c.score == best.score and c.type is best.type]
+    places = sorted({f"{c.postcode} {c.city}" for c in tied})
+    if len(places) < 2:
+        return ranked
+    detail = (
+        f"no postcode or commune given, and the same {best.type.value} exists in "
+        f"{len(places)} communes ({', '.join(places)}): give the postcode to choose"
+    )
+    return [_noted(best, NoteKind.SEVERAL_COMMUNES, detail), *ranked[1:]]
+
+
+def _number_label(number: HouseNumber) -> str:
+    return f"{number.number}{_REP_LABEL.get(number.rep, number.rep)}"
+
+
+def _plain(index: dict[tuple[int, str], list[int]], number: int) -> int:
+    """The address of ``number`` without index if it has one, else with its first index."""
+    plain = index.get((number, ""))
+    if plain:
+        return plain[0]
+    return next(addrs[0] for (num, _), addrs in index.items() if num == number)
+
+
+def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    kx = 111_320.0 * math.cos(math.radians((lat1 + lat2) / 2))
+    return math.hypot((lon2 - lon1) * kx, (lat2 - lat1) * 110_540.0)
 
 
 def _dedupe(candidates: list[Candidate]) -> list[Candidate]:
