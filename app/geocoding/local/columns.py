@@ -16,6 +16,8 @@ from numpy.typing import NDArray
 
 T = TypeVar("T")
 K = TypeVar("K")
+# Bound of the per-process caches of decoded strings and of lookups (entries each).
+_CACHE_ROWS = 65_536
 
 
 def text_hash(text: str) -> int:
@@ -46,6 +48,8 @@ class StringColumn(Sequence[Any]):
         self._offsets = offsets
         self._blob = blob
         self._none = none_if_empty  # ids that may be missing: "" stands for None
+        # The rows a process reads (labels, candidates) repeat: decoded once, up to a bound.
+        self._decoded: dict[int, Any] = {}
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -57,12 +61,21 @@ class StringColumn(Sequence[Any]):
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        found = self._decoded.get(i)
+        if found is not None:
+            return found
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        text = self._blob[self._offsets[i] : self._offsets[i + 1]].tobytes().decode()
-        return None if self._none and not text else text
+        start, end = self._offsets.item(i), self._offsets.item(i + 1)
+        text = self._blob[start:end].tobytes().decode()
+        value = None if self._none and not text else text
+        if len(self._decoded) >= _CACHE_ROWS:
+            self._decoded.clear()
+        self._decoded[i] = value
+        return value
 
     def __iter__(self) -> Iterator[Any]:
         return (self[i] for i in range(len(self)))
@@ -85,7 +98,8 @@ class CodedColumn(Sequence[T], Generic[T]):
     def __getitem__(self, i: int | slice) -> T | list[T]:
         if isinstance(i, slice):
             return [self.values[c] for c in self.codes[i].tolist()]
-        return self.values[int(self.codes[i])]
+        value: T = self.values[self.codes.item(i)]  # item(): a Python int, no numpy scalar
+        return value
 
     def __iter__(self) -> Iterator[T]:
         values = self.values
@@ -106,13 +120,26 @@ class HashLookup(Generic[K]):
         self._rows = rows
         self._to_text = to_text
         self._matches = matches
+        # Streets asked for repeat (a file of one town): found once, up to a bound.
+        self._found: dict[K, tuple[int, ...]] = {}
 
     def get(self, key: K, default: object = None) -> list[int]:
         """Rows whose key is ``key``, in row order (empty when none)."""
+        found = self._found.get(key)
+        if found is None:
+            found = self._find(key)
+            if len(self._found) >= _CACHE_ROWS:
+                self._found.clear()
+            self._found[key] = found
+        return list(found)
+
+    def _find(self, key: K) -> tuple[int, ...]:
         h = np.uint64(text_hash(self._to_text(key)))
-        lo = int(np.searchsorted(self._hashes, h, side="left"))
-        hi = int(np.searchsorted(self._hashes, h, side="right"))
-        return [r for r in self._rows[lo:hi].tolist() if self._matches(r, key)]
+        hashes = self._hashes
+        lo = hi = int(hashes.searchsorted(h))
+        while hi < len(hashes) and hashes[hi] == h:  # one row, or a few: no second search
+            hi += 1
+        return tuple(r for r in self._rows[lo:hi].tolist() if self._matches(r, key))
 
 
 def sorted_hashes(hashes: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
@@ -162,11 +189,21 @@ class SparseStrings(Mapping[int, str]):
         self._values = values
 
     def __getitem__(self, row: int) -> str:
-        i = int(np.searchsorted(self._rows, row))
-        if i < len(self._rows) and self._rows[i] == row:
+        value = self.get(row)
+        if value is None:
+            raise KeyError(row)
+        return value
+
+    def get(self, row: int, default: str | None = None) -> str | None:  # type: ignore[override]
+        """The string of ``row``, or ``default`` (most rows have none: no exception then)."""
+        rows = self._rows
+        if not len(rows):
+            return default
+        i = int(rows.searchsorted(row))
+        if i < len(rows) and rows.item(i) == row:
             value: str = self._values[i]
             return value
-        raise KeyError(row)
+        return default
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._rows.tolist())
