@@ -13,7 +13,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.cli import main as qpv_main
-from app.data.ban_import import import_ban_files, load_local_geocoder
+from app.data.ban_import import (
+    import_ban_files,
+    load_local_geocoder,
+    load_local_geocoder_if_ready,
+)
 from app.db.session import make_engine
 from app.errors import ImportRefused
 from app.geocoding.base import AddressQuery, Candidate
@@ -240,6 +244,18 @@ def test_a_new_import_makes_a_new_store(db: Engine, tmp_path: Path) -> None:
     assert before != after  # the older store is removed
     geocoder = load_local_geocoder(db, store_root)
     assert geocoder.address_count == BONDY_ADDRESSES + 500
+
+
+def test_an_unwritable_store_folder_falls_back_to_tables_in_memory(
+    db: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import_ban_files(db, [BAN_BONDY])
+    not_a_folder = tmp_path / "geocoder"
+    not_a_folder.write_text("", encoding="utf-8")
+    geocoder = load_local_geocoder_if_ready(db, not_a_folder)
+    assert geocoder is not None
+    assert geocoder.address_count == BONDY_ADDRESSES
+    assert "tables read into memory" in caplog.text
 
 
 def test_cli_import(
