@@ -25,11 +25,20 @@ def fix_mojibake(text: str) -> str:
     return text
 
 
+# The combining marks of U+0300-U+036F (every accent of French text once decomposed), to
+# delete in one str.translate; marks elsewhere are rare and removed one by one.
+_COMMON_MARKS = {c: None for c in range(0x300, 0x370) if unicodedata.combining(chr(c))}
+
+
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case, no accents, ligatures split, every non-alphanumeric run to one space."""
+    if text.isascii():
+        # Nothing to repair, decompose or strip (most addresses as typed): the same result.
+        return _NON_ALNUM.sub(" ", text.lower()).strip()
     text = fix_mojibake(text).lower()
     text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = unicodedata.normalize("NFKD", text).translate(_COMMON_MARKS)
+    if not text.isascii():
+        text = "".join(c for c in text if not unicodedata.combining(c))
     return _NON_ALNUM.sub(" ", text).strip()

@@ -69,6 +69,17 @@ def _text(value: Any) -> str:
     return cell_text(value) or ""
 
 
+def _column_texts(column: Column, rows: list[int]) -> list[str]:
+    """``_text(column.value(i))`` for each of ``rows``, in one pass."""
+    if column.kind == "float":
+        values = column.values[rows].tolist()
+        return [repr(v) if v == v else "" for v in values]
+    if column.kind == "text":
+        values = column.values
+        return [v if type(v) is str else _text(v) for v in (values[i] for i in rows)]
+    return [_text(column.value(i)) for i in rows]
+
+
 def xlsx_text(value: Any) -> str:
     """Text for a cell: line breaks as Excel writes them (a CR would come back escaped)."""
     return str(value).replace("\r\n", "\n").replace("\r", "\n")
@@ -138,13 +149,44 @@ class CsvAppendWriter:
         special = ~results.plain() | (counts != width)
         if (counts > width).any():
             return self._slow(block, results, cols, key)
-        d = self.delimiter
-        for i in np.flatnonzero(special).tolist():
-            pad = d * (width - max(int(counts[i]), 1))
-            texts = self._row_texts(self._texts[int(key[i])], cols, i, i in results.found)
-            which[i] = len(suffixes)
-            suffixes.append(pad.encode() + self._encode(texts))
+        rows = np.flatnonzero(special).tolist()
+        if rows:
+            which[rows] = np.arange(len(suffixes), len(suffixes) + len(rows))
+            suffixes += self._own_suffixes(rows, key.tolist(), counts, width, cols, results)
         return _insert(block.data, block.ends, suffixes, which)
+
+    def _own_suffixes(
+        self,
+        rows: list[int],
+        key: list[int],
+        counts: NDArray[np.int64],
+        width: int,
+        cols: dict[str, Column],
+        results: Results,
+    ) -> list[bytes]:
+        """The suffixes of rows with values of their own (geocoded, distance, reason).
+
+        Column by column (one pass over each column's values for all the rows) rather
+        than field by field: the same texts as ``_row_texts``, at a fraction of the calls.
+        """
+        d = self.delimiter
+        own: list[tuple[int, list[str]]] = []
+        for j, name in self._sparse:
+            texts = _column_texts(cols[name], rows)
+            if name != "qpv_distance_m":
+                found = results.found
+                texts = [t if i in found else "" for t, i in zip(texts, rows, strict=True)]
+            own.append((j, texts))
+        if self._reason is not None:
+            own.append((self._reason, _column_texts(cols["qpv_reason"], rows)))
+        out = []
+        for n, i in enumerate(rows):
+            texts = list(self._texts[key[i]])
+            for j, column in own:
+                texts[j] = column[n]
+            pad = d * (width - max(int(counts[i]), 1))
+            out.append(pad.encode() + self._encode(texts))
+        return out
 
     def _row_texts(
         self, keyed: list[str], cols: dict[str, Column], i: int, geocoded: bool

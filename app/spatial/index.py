@@ -80,6 +80,7 @@ class _TerritoryPart:
     boundaries: NDArray[np.object_]
     tree: shapely.STRtree
     _segments: shapely.STRtree | None = None
+    _segment_owner: NDArray[np.int64] | None = None  # part-local boundary of each segment
     _near_cells: NDArray[np.bool_] | None = None  # lon/lat raster: cells near a boundary
     _fine_cells: dict[int, NDArray[np.int64]] = field(default_factory=dict)  # sorted ids
 
@@ -90,13 +91,41 @@ class _TerritoryPart:
         (~1 µs a point) where the whole-ring tree has to measure every nearby ring.
         """
         if self._segments is None:
-            coords, ring = shapely.get_coordinates(
-                shapely.get_parts(self.boundaries), return_index=True
-            )
+            lines, owner = shapely.get_parts(self.boundaries, return_index=True)
+            coords, ring = shapely.get_coordinates(lines, return_index=True)
             same = ring[1:] == ring[:-1]
             segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], 1))
+            self._segment_owner = owner[ring[:-1][same]].astype(np.int64)
             self._segments = shapely.STRtree(segments)
         return self._segments
+
+    def nearest(
+        self, x: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Part-local index of the nearest boundary and the distance, for metric points.
+
+        The same answers as ``tree.query_nearest`` over whole boundaries (first match),
+        found among segments: a segment's distance is the one GEOS takes for the nearest
+        part of a boundary, and is cheap to measure. Points at the same distance from two
+        boundaries (shared edges) are asked to the boundary tree, whose tie order rules.
+        """
+        points = shapely.points(x, y)
+        tree = self.segment_tree()
+        assert self._segment_owner is not None
+        (inputs, local), distance = tree.query_nearest(points, return_distance=True)
+        order = np.argsort(inputs, kind="stable")
+        inputs, owner, distance = inputs[order], self._segment_owner[local[order]], distance[order]
+        starts = np.flatnonzero(np.r_[True, inputs[1:] != inputs[:-1]])
+        found, dist = owner[starts], distance[starts]
+        tied = np.minimum.reduceat(owner, starts) != np.maximum.reduceat(owner, starts)
+        if tied.any():
+            rows = inputs[starts[tied]]
+            (ring_in, ring_local), ring_dist = self.tree.query_nearest(
+                points[rows], return_distance=True
+            )
+            _, first = np.unique(ring_in, return_index=True)
+            found[tied], dist[tied] = ring_local[first], ring_dist[first]
+        return found, dist
 
     def maybe_near(
         self,
@@ -322,13 +351,11 @@ class GeographyIndex:
             if rows.size == 0:
                 continue
             x, y = part.territory.to_metric().transform(lon[rows], lat[rows])
-            (inputs, local), distance = part.tree.query_nearest(
-                shapely.points(x, y), return_distance=True
-            )
-            # Ties (shared edges): the first match, as the single-point query takes.
-            _, first = np.unique(inputs, return_index=True)
-            for j in first.tolist():
-                nearest[int(rows[inputs[j]])] = (int(part.ids[local[j]]), float(distance[j]))
+            local, distance = part.nearest(x, y)
+            for r, q, d in zip(
+                rows.tolist(), part.ids[local].tolist(), distance.tolist(), strict=True
+            ):
+                nearest[r] = (q, d)
         return [
             self._answer(h, t, n, tolerance_m)
             for h, t, n in zip(hits, territories, nearest, strict=True)

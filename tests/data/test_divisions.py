@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.data.divisions import import_divisions
+from app.data.divisions import import_divisions, read_divisions
 from app.data.sources import DIVISIONS, Source, fetch, find_local, load_manifest
 from app.db.divisions import load_divisions
 from app.db.models import Commune, DivisionsImport
 from app.db.session import make_engine
+from app.divisions import AdminDivisions
 from app.errors import ImportRefused, UpstreamError
 from tests.conftest import DIVISIONS_TGZ, GEODATA
 from tests.data.loopback import Publisher, serve
@@ -49,6 +50,16 @@ def test_the_package_imports_once_with_its_provenance(database_url: str) -> None
     assert divisions.current_code("13201") == "13055"  # Marseille 1er -> Marseille
     assert divisions.postcodes["93140"] == ("93010",)
     assert not divisions.knows_postcode("75099")
+
+
+def test_the_loaded_reference_is_the_one_built_from_the_package(database_url: str) -> None:
+    engine = make_engine(database_url)
+    import_divisions(engine, DIVISIONS_TGZ)
+    loaded = load_divisions(engine)
+    package = read_divisions(DIVISIONS_TGZ)
+    assert loaded is not None
+    assert loaded == AdminDivisions.from_entries(loaded.info, package.entries)
+    assert len(loaded.communes) == 35014 and len(loaded.postcodes) == 6310
 
 
 def _tgz(tmp_path: Path, members: dict[str, bytes]) -> Path:

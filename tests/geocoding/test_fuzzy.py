@@ -102,3 +102,8 @@ def test_the_character_bound_keeps_every_key_within_the_cutoff(paris_keys: list[
         for key, shared in zip(paris_keys, common, strict=True):
             similarity = OSA.normalized_similarity(query, key)
             assert similarity <= shared / max(len(query), len(key)) + 1e-9, (query, key)
+
+
+def test_an_empty_pool_finds_nothing() -> None:
+    assert Pool({}).extract("rue paix") == []
+    assert CharCounts([]).common("rue paix", 0, 0).tolist() == []

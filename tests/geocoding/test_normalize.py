@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 
 from app.folding import fix_mojibake, fold
@@ -44,6 +47,22 @@ def test_fix_mojibake(raw: str, expected: str) -> None:
 )
 def test_fold(raw: str, expected: str) -> None:
     assert fold(raw) == expected
+
+
+def _fold_char_by_char(text: str) -> str:
+    """fold as first written: every character tested for a combining mark."""
+    text = fix_mojibake(text).lower()
+    text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return re.sub(r"[^0-9a-z]+", " ", text).strip()
+
+
+def test_fold_answers_as_the_character_by_character_rule_on_every_character() -> None:
+    texts = [f"a{chr(c)}b" for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+    texts += ["Rue de l'Église", "AllÃ©e", "ǅ ǲ ﬁ", "e\u0301\u0489", "x\U0001d15f", "ÅNGSTRÖM"]
+    for text in texts:
+        assert fold(text) == _fold_char_by_char(text), repr(text)
 
 
 @pytest.mark.parametrize(

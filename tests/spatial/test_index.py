@@ -206,3 +206,25 @@ def test_lookup_many_answers_as_lookup_does_point_by_point(qpv_index: QpvIndex) 
         many = geo.lookup_many(lon, lat, 15.0)
         single = [geo.lookup(x, y, 15.0) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
         assert many == single
+
+
+@pytest.mark.parametrize("geography", [Geography.QPV2024, Geography.QPV2015])
+def test_nearest_among_segments_answers_as_the_boundary_tree(
+    qpv_index: QpvIndex, geography: Geography
+) -> None:
+    import shapely
+
+    rng = np.random.default_rng(5)
+    geo = qpv_index.get(geography)
+    for part in geo.parts.values():
+        # Every vertex (on a boundary, shared ones tie) and points around and far away.
+        x, y = shapely.get_coordinates(part.boundaries).T
+        x = np.concatenate([x, x[::3] + rng.normal(0, 40, x[::3].size), x[:50] + 30_000])
+        y = np.concatenate([y, y[::3] + rng.normal(0, 40, y[::3].size), y[:50] - 20_000])
+        (inputs, local), distance = part.tree.query_nearest(
+            shapely.points(x, y), return_distance=True
+        )
+        _, first = np.unique(inputs, return_index=True)
+        found, found_distance = part.nearest(x, y)
+        np.testing.assert_array_equal(found, local[first])
+        np.testing.assert_array_equal(found_distance, distance[first])
