@@ -209,13 +209,19 @@ class AddressResolver:
                 reason = (
                     f"{result.uncovered}; the {provider} geocoder it was passed on to: {reason}"
                     if result.provider
-                    else f"{result.uncovered}; no other geocoder is configured (QPV_GEOCODERS)."
+                    else f"{result.uncovered}; {self._elsewhere()}."
                 )
             return AddressAnswer(
                 status=AddressStatus.NOT_FOUND, reason=reason, provider=provider, geo=geo
             )
         assert point is not None
         return _explained(self._located(best, good[1:], geo, provider, point), result)
+
+    def _elsewhere(self) -> str:
+        """Where an address outside the default provider's coverage could be answered."""
+        if len(self.geocoders) > 1:
+            return "leave provider= out to pass such addresses on to the next geocoder"
+        return "no other geocoder is configured (QPV_GEOCODERS=local,ban passes them to ban)"
 
     def _commune_without_qpv(
         self,

@@ -213,3 +213,24 @@ async def test_a_commune_not_covered_is_named_in_the_reason(resolver: AddressRes
     answer = await resolver.resolve(AddressQuery(q="12 rue de la République 13001 Marseille"))
     assert answer.status is AddressStatus.NOT_FOUND
     assert answer.reason.startswith("The local geocoder's tables do not cover postcode 13001")
+
+
+@pytest.mark.parametrize(
+    ("q", "status", "alternatives"),
+    [
+        # Paris 19e and Bondy both have a 5 rue de Meaux, one in a QPV and one not.
+        ("5 rue de Meaux", AddressStatus.AMBIGUOUS, ["5 Rue de Meaux 75019 Paris"]),
+        # Both 7 rue de l'Égalité are outside every QPV: one answer, and the reason says why.
+        ("7 rue de l'Égalité", AddressStatus.OUT, []),
+    ],
+)
+async def test_the_same_address_in_several_communes_without_commune(
+    resolver: AddressResolver, q: str, status: AddressStatus, alternatives: list[str]
+) -> None:
+    answer = await resolver.resolve(AddressQuery(q=q))
+    assert answer.status is status
+    assert [c.label for c, _ in answer.alternatives] == alternatives
+    assert answer.reason.startswith(
+        "No postcode or commune given, and the same address exists in 2 communes "
+        "(75019 Paris, 93140 Bondy)"
+    )

@@ -220,3 +220,5 @@ def test_a_batch_passes_rows_of_communes_not_covered_on(ban_client: TestClient) 
     assert len(rows) == 3
     assert "QN09314M" in rows[1]
     assert "not_found" in rows[2]
+    assert "do not cover postcode 13001" in rows[2]
+    assert "the ban geocoder it was passed on to" in rows[2]

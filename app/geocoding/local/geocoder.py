@@ -60,7 +60,7 @@ CITY_FUZZY_CUTOFF = 82.0
 # A postcode, citycode or commune given is evidence, not a wall: a street outside it scores
 # this factor when it is within NEAR_M of the communes given ("just across the line"),
 # the lower one farther away (same city or département).
-ACROSS_NEAR = 0.9
+ACROSS_NEAR = 0.92
 ACROSS_FAR = 0.8
 NEAR_M = 3000.0
 # A number missing from the BAN placed between its neighbours of the same parity, when they
@@ -101,7 +101,7 @@ class _Asked:
     """The communes the user named, and how, to say when the answer lies elsewhere."""
 
     codes: frozenset[str]
-    what: str  # "postcode 75008", "citycode 93010", "commune 'Bondy'"
+    what: str  # "postcode 75008", "citycode 93010", "the commune 'Bondy'"
 
     def differs(self, found: Candidate) -> str:
         """The note for a candidate outside the communes given."""
@@ -111,15 +111,19 @@ class _Asked:
 def _asked(parsed: ParsedAddress, citycode: str | None, scopes: list[_Scope]) -> _Asked | None:
     """The communes given (the most specific scope) and how they were given."""
     first = scopes[0].citycodes if scopes else None
-    if first is None:
-        return None
+    what = _named(parsed, citycode)
+    return None if first is None or what is None else _Asked(first, what)
+
+
+def _named(parsed: ParsedAddress, citycode: str | None) -> str | None:
+    """How the query names its commune: "citycode 93010", "postcode 75008", "the commune 'X'"."""
     if citycode and citycode.strip():
-        what = f"citycode {citycode.strip().upper()}"
-    elif parsed.postcode:
-        what = f"postcode {parsed.postcode}"
-    else:
-        what = f"commune {parsed.city!r}"
-    return _Asked(first, what)
+        return f"citycode {citycode.strip().upper()}"
+    if parsed.postcode:
+        return f"postcode {parsed.postcode}"
+    if parsed.city:
+        return f"the commune {parsed.city!r}"
+    return None
 
 
 class LocalGeocoder:
@@ -134,7 +138,8 @@ class LocalGeocoder:
         self._rep_canon = [canonical_rep(r) for r in addresses.rep_table]
         # Built on first use, per street: (number, canonical rep) -> address positions.
         self._numbers: list[dict[tuple[int, str], list[int]] | None] = [None] * len(streets)
-        self._fuzzy_cache: dict[frozenset[str] | None, tuple[Pool, Pool, Pool]] = {}
+        self._fuzzy_cache: dict[frozenset[str] | None, tuple[Pool, Pool]] = {}
+        self._sound_cache: dict[frozenset[str] | None, Pool] = {}
         self._asked_points: dict[
             frozenset[str], tuple[NDArray[np.float64], NDArray[np.float64]]
         ] = {}
@@ -191,15 +196,8 @@ class LocalGeocoder:
     def uncovered(self, query: AddressQuery) -> str | None:
         """Which commune named by the query the tables do not cover, in words, or None."""
         parsed = self._parsed(query)
-        if self._scopes(parsed, query.citycode):
-            return None
-        if query.citycode and query.citycode.strip():
-            named = f"citycode {query.citycode.strip().upper()}"
-        elif parsed.postcode:
-            named = f"postcode {parsed.postcode}"
-        elif parsed.city:
-            named = f"the commune {parsed.city!r}"
-        else:
+        named = _named(parsed, query.citycode)
+        if named is None or self._scopes(parsed, query.citycode):
             return None
         return (
             f"The local geocoder's tables do not cover {named} (they hold "
@@ -420,7 +418,7 @@ class LocalGeocoder:
         loose_factor = TYPE_MISSING if query_type is None else TYPE_DIFFERS
         for s in self._in_scope(self._ix.by_notype.get(notype, []), scope):
             hits[s] = loose_factor
-        full, bare, sound = self._fuzzy_pools(scope)
+        full, bare = self._fuzzy_pools(scope)
         passes = [(key, full, 1.0)]
         if query_type is None:
             # No type typed ("12 Villette"): compare with names stripped of theirs too.
@@ -428,14 +426,39 @@ class LocalGeocoder:
         for query, pool, factor in passes:
             _gather(hits, pool, query, factor)
         if max(hits.values(), default=0.0) < PHONETIC_BELOW:
-            _gather(hits, sound, sound_key(key), PHONETIC)
+            _gather(hits, self._sound_pool(scope), sound_key(key), PHONETIC)
         return [_StreetHit(s, v) for s, v in hits.items()]
 
-    def _fuzzy_pools(self, scope: _Scope) -> tuple[Pool, Pool, Pool]:
-        """Street keys of a scope, with and without their type word, and their sound keys."""
+    def _fuzzy_pools(self, scope: _Scope) -> tuple[Pool, Pool]:
+        """Street keys of a scope, with and without their type word, for fuzzy matching."""
         cached = self._fuzzy_cache.get(scope.citycodes)
         if cached is not None:
             return cached
+        full: dict[str, list[int]] = {}
+        bare: dict[str, list[int]] = {}
+        for s in self._scope_streets(scope):
+            full.setdefault(self._ix.keys[s], []).append(s)
+            bare.setdefault(strip_type(self._ix.keys[s]), []).append(s)
+        result = (Pool(full), Pool(bare))
+        if len(self._fuzzy_cache) > 4096:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[scope.citycodes] = result
+        return result
+
+    def _sound_pool(self, scope: _Scope) -> Pool:
+        """Sound keys of a scope's streets, built the first time spelling is not enough."""
+        pool = self._sound_cache.get(scope.citycodes)
+        if pool is None:
+            sound: dict[str, list[int]] = {}
+            for s in self._scope_streets(scope):
+                sound.setdefault(sound_key(self._ix.keys[s]), []).append(s)
+            if len(self._sound_cache) > 4096:
+                self._sound_cache.clear()
+            pool = self._sound_cache[scope.citycodes] = Pool(sound)
+        return pool
+
+    def _scope_streets(self, scope: _Scope) -> Sequence[int]:
+        """The streets of a scope, none when too many to compare one by one."""
         streets: Sequence[int]
         if scope.citycodes is None:
             streets = range(len(self._ix.keys))
@@ -443,21 +466,7 @@ class LocalGeocoder:
             streets = [
                 s for c in sorted(scope.citycodes) for s in self._ix.commune_streets.get(c, ())
             ]
-        if len(streets) > MAX_FUZZY_STREETS:
-            streets = []
-        full: dict[str, list[int]] = {}
-        bare: dict[str, list[int]] = {}
-        sound: dict[str, list[int]] = {}
-        for s in streets:
-            key = self._ix.keys[s]
-            full.setdefault(key, []).append(s)
-            bare.setdefault(strip_type(key), []).append(s)
-            sound.setdefault(sound_key(key), []).append(s)
-        result = (Pool(full), Pool(bare), Pool(sound))
-        if len(self._fuzzy_cache) > 4096:
-            self._fuzzy_cache.clear()
-        self._fuzzy_cache[scope.citycodes] = result
-        return result
+        return streets if len(streets) <= MAX_FUZZY_STREETS else []
 
     def _number_index(self, street: int) -> dict[tuple[int, str], list[int]]:
         index = self._numbers[street]
@@ -688,6 +697,9 @@ def _noted(candidate: Candidate, kind: NoteKind, detail: str) -> Candidate:
     return replace(candidate, notes=(*candidate.notes, MatchNote(kind, detail)))
 
 
+_WHAT = {MatchType.HOUSENUMBER: "address", MatchType.STREET: "street"}
+
+
 def _several_communes(ranked: list[Candidate]) -> list[Candidate]:
     """No commune given: say so when the best address exists in several communes."""
     if not ranked:
@@ -698,7 +710,7 @@ def _several_communes(ranked: list[Candidate]) -> list[Candidate]:
     if len(places) < 2:
         return ranked
     detail = (
-        f"no postcode or commune given, and the same {best.type.value} exists in "
+        f"no postcode or commune given, and the same {_WHAT.get(best.type, 'place')} exists in "
         f"{len(places)} communes ({', '.join(places)}): give the postcode to choose"
     )
     return [_noted(best, NoteKind.SEVERAL_COMMUNES, detail), *ranked[1:]]
