@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     download_dir: Path = Field(
         default=Path("var/downloads"), description="Where downloaded official files are cached"
     )
+    geocoder_dir: Path = Field(
+        default=Path("var/geocoder"),
+        description="Offline geocoder tables mapped by every process, rebuilt from the database",
+    )
     sources_manifest: Path | None = Field(
         default=None, description="Manifest of official sources; default: the packaged one"
     )
@@ -160,6 +164,7 @@ class Settings(BaseSettings):
         self.data_dir = self.home / self.data_dir.expanduser()
         self.download_dir = self.home / self.download_dir.expanduser()
         self.jobs_dir = self.home / self.jobs_dir.expanduser()
+        self.geocoder_dir = self.home / self.geocoder_dir.expanduser()
         if self.sources_manifest is not None:
             self.sources_manifest = self.home / self.sources_manifest.expanduser()
         if self.metrics_dir is not None:

@@ -37,6 +37,18 @@ os.environ.setdefault("QPV_OPEN_ACCESS", "true")
 POSTGRES_ADMIN = os.environ.get("QPV_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _geocoder_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The mapped geocoder stores of the apps under test go to a temporary folder, not var/."""
+    previous = os.environ.get("QPV_GEOCODER_DIR")
+    os.environ["QPV_GEOCODER_DIR"] = str(tmp_path_factory.mktemp("geocoder"))
+    yield
+    if previous is None:
+        os.environ.pop("QPV_GEOCODER_DIR", None)
+    else:
+        os.environ["QPV_GEOCODER_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def geodata() -> Path:
     """The reference data folder (../shared/geodata or QPV_DATA_DIR)."""

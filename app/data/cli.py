@@ -144,7 +144,7 @@ def _sync(args: argparse.Namespace) -> int:
             print(line, flush=True)
             lines.append(line)
         if args.all:
-            for line in sync_ban(engine, settings.data_dir / "ban"):
+            for line in sync_ban(engine, settings.data_dir / "ban", settings.geocoder_dir):
                 print(line, flush=True)
                 imported = imported or line.outcome == "imported"
         if imported or any(line.outcome in ("imported", "made current") for line in lines):

@@ -42,9 +42,12 @@ def _import(args: argparse.Namespace) -> int:
     from app.data.ban_import import import_ban_files
     from app.db.access import bump_generation
 
-    engine = open_database(Settings().database_url)
+    settings = Settings()
+    engine = open_database(settings.database_url)
     try:
-        reports = import_ban_files(engine, args.paths, replace=args.replace)
+        reports = import_ban_files(
+            engine, args.paths, replace=args.replace, store_root=settings.geocoder_dir
+        )
         bump_generation(engine)  # running servers load the new geocoder tables
     finally:
         engine.dispose()
@@ -60,10 +63,11 @@ def _geocode(args: argparse.Namespace) -> int:
     from app.data.ban_import import load_local_geocoder
     from app.geocoding.base import AddressQuery
 
-    engine = open_database(Settings().database_url)
+    settings = Settings()
+    engine = open_database(settings.database_url)
     try:
         started = time.perf_counter()
-        geocoder = load_local_geocoder(engine)
+        geocoder = load_local_geocoder(engine, settings.geocoder_dir)
         loaded = time.perf_counter() - started
     finally:
         engine.dispose()

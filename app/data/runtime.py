@@ -48,5 +48,7 @@ def load_runtime(settings: Settings, engine: Engine) -> Runtime:
         )
         or "no geography",
     )
-    geocoders = build_geocoders(settings, lambda: load_local_geocoder_if_ready(engine))
+    geocoders = build_geocoders(
+        settings, lambda: load_local_geocoder_if_ready(engine, settings.geocoder_dir)
+    )
     return Runtime(divisions, index, geocoders)

@@ -103,7 +103,7 @@ def ban_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("adresses-*") if BAN_FILES.match(p.name))
 
 
-def sync_ban(engine: Engine, folder: Path) -> Iterator[SyncLine]:
+def sync_ban(engine: Engine, folder: Path, store_root: Path | None = None) -> Iterator[SyncLine]:
     """Build the offline geocoder from the BAN files under ``folder`` unless it holds them all.
 
     When any file is new, every file is imported again in one run: the files of one
@@ -120,7 +120,7 @@ def sync_ban(engine: Engine, folder: Path) -> Iterator[SyncLine]:
         for path in paths:
             yield SyncLine("already imported", f"{path.name} -> offline geocoder")
         return
-    for report in import_ban_files(engine, paths):
+    for report in import_ban_files(engine, paths, store_root=store_root):
         yield SyncLine(
             "imported",
             f"{report.source_name} -> offline geocoder, {report.streets} streets, "

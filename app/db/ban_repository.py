@@ -8,14 +8,18 @@ after the current maximum, and the file's provenance recorded.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from app.db.models import BanAddress, BanImport, BanStreet
 from app.geocoding.ban_file import BanFile, ReplaceScope, StreetToStore
+from app.geocoding.local.store import write_store
 from app.geocoding.local.tables import (
     AddressRecord,
     AddressTable,
@@ -102,20 +106,43 @@ def _executemany(
 
 
 def read_ban_tables(engine: Engine) -> tuple[StreetTable, AddressTable]:
-    """The geocoder's street and address tables, read in one snapshot."""
+    """The geocoder's street and address tables, read in one snapshot, in memory."""
+    with ban_rows(engine) as (streets, addresses):
+        return build_tables([s for chunk in streets for s in chunk], addresses)
+
+
+def write_ban_store(engine: Engine, directory: Path) -> None:
+    """The geocoder's tables, read in one snapshot, written as a store (``store``)."""
+    with ban_rows(engine) as (streets, addresses):
+        write_store(directory, streets, addresses)
+
+
+@contextmanager
+def ban_rows(
+    engine: Engine,
+) -> Iterator[tuple[Iterator[list[StreetRecord]], Iterator[list[AddressRecord]]]]:
+    """Street rows by id, then address rows by street, streamed in chunks from one snapshot.
+
+    The street chunks must be consumed before the address chunks (one connection).
+    """
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # One snapshot for both tables, should an import commit in between.
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        streets = [
-            StreetRecord(*row)
-            for row in conn.execute(
-                select(*(getattr(BanStreet, f) for f in StreetRecord._fields)).order_by(
-                    BanStreet.id
-                )
-            )
-        ]
-        return build_tables(streets, _address_chunks(conn))
+        yield _street_chunks(conn), _address_chunks(conn)
+
+
+def _street_chunks(conn: Connection) -> Iterator[list[StreetRecord]]:
+    query = select(*(getattr(BanStreet, f) for f in StreetRecord._fields)).order_by(BanStreet.id)
+    result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
+    for chunk in result.partitions(_CHUNK):
+        yield cast("list[StreetRecord]", chunk)
+
+
+def imported_hashes(engine: Engine) -> set[str]:
+    """Content hashes of the BAN files imported into the tables."""
+    with engine.connect() as conn:
+        return set(conn.scalars(select(BanImport.sha256)))
 
 
 def _address_chunks(conn: Connection) -> Iterator[list[AddressRecord]]:
@@ -123,17 +150,30 @@ def _address_chunks(conn: Connection) -> Iterator[list[AddressRecord]]:
     query = select(*(getattr(BanAddress, f) for f in AddressRecord._fields)).order_by(
         BanAddress.street_id, BanAddress.numero, BanAddress.rep
     )
+    if conn.dialect.name == "sqlite":
+        # The driver's own tuples: SQLAlchemy's rows cost more than the query itself on the
+        # tens of millions of addresses of a national file.
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
+        cursor.execute(str(query.compile(conn)))
+        while rows := cursor.fetchmany(_CHUNK):
+            yield rows
+        return
     result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
     for chunk in result.partitions(_CHUNK):
-        # Rows already are named tuples in AddressRecord's order: no copy per address (a
-        # national file has tens of millions).
+        # Rows already are named tuples in AddressRecord's order: no copy per address.
         yield cast("list[AddressRecord]", chunk)
 
 
-def imported_hashes(engine: Engine) -> set[str]:
-    """Content hashes of the BAN files imported into the tables."""
+def imports_fingerprint(engine: Engine) -> str:
+    """A key of the imported content: every import recorded, in order (file hash, scope)."""
+    digest = hashlib.sha256()
     with engine.connect() as conn:
-        return set(conn.scalars(select(BanImport.sha256)))
+        for row in conn.execute(
+            select(BanImport.id, BanImport.sha256, BanImport.departements).order_by(BanImport.id)
+        ):
+            digest.update(f"{row.id}:{row.sha256}:{row.departements}\n".encode())
+    return digest.hexdigest()[:24]
 
 
 def has_addresses(engine: Engine) -> bool:

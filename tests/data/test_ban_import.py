@@ -13,7 +13,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.cli import main as qpv_main
-from app.data.ban_import import import_ban_files, load_local_geocoder
+from app.data.ban_import import (
+    import_ban_files,
+    load_local_geocoder,
+    load_local_geocoder_if_ready,
+)
 from app.db.session import make_engine
 from app.errors import ImportRefused
 from app.geocoding.base import AddressQuery, Candidate
@@ -208,12 +212,63 @@ def test_load_from_each_backend_geocodes(db: Engine) -> None:
     assert (best.id, best.lon, best.lat) == VIEUX_CHATEAU_6_TER
 
 
+def test_an_import_builds_the_store_that_loading_maps(db: Engine, tmp_path: Path) -> None:
+    import_ban_files(db, [BAN_BONDY], store_root=tmp_path)
+    (store,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    built = (store / "meta.json").stat().st_mtime_ns
+    geocoder = load_local_geocoder(db, tmp_path)
+    assert (store / "meta.json").stat().st_mtime_ns == built  # re-used, not rebuilt
+    assert (geocoder.street_count, geocoder.address_count) == (BONDY_STREETS, BONDY_ADDRESSES)
+    best = _best(geocoder, "6 ter rue du Vieux Château 93140 Bondy")
+    assert (best.id, best.lon, best.lat) == VIEUX_CHATEAU_6_TER
+
+
+def test_a_missing_store_is_rebuilt_from_the_database(db: Engine, tmp_path: Path) -> None:
+    import_ban_files(db, [BAN_BONDY], store_root=tmp_path / "a")
+    # Another replica of the same database, with an empty store folder.
+    geocoder = load_local_geocoder(db, tmp_path / "b")
+    assert [p.name for p in (tmp_path / "b").iterdir() if p.is_dir()] == [
+        p.name for p in (tmp_path / "a").iterdir() if p.is_dir()
+    ]
+    assert _best(geocoder, "3 bis rue du vieux chateau bondy").id == VIEUX_CHATEAU_3_BIS[0]
+
+
+def test_a_new_import_makes_a_new_store(db: Engine, tmp_path: Path) -> None:
+    paris = _paris_extract(tmp_path / "adresses-75-extract.csv", 500)
+    store_root = tmp_path / "geocoder"
+    import_ban_files(db, [BAN_BONDY], store_root=store_root)
+    before = {p.name for p in store_root.iterdir() if p.is_dir()}
+    import_ban_files(db, [paris], store_root=store_root)
+    after = {p.name for p in store_root.iterdir() if p.is_dir()}
+    assert len(before) == len(after) == 1
+    assert before != after  # the older store is removed
+    geocoder = load_local_geocoder(db, store_root)
+    assert geocoder.address_count == BONDY_ADDRESSES + 500
+
+
+def test_an_unwritable_store_folder_falls_back_to_tables_in_memory(
+    db: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import_ban_files(db, [BAN_BONDY])
+    not_a_folder = tmp_path / "geocoder"
+    not_a_folder.write_text("", encoding="utf-8")
+    geocoder = load_local_geocoder_if_ready(db, not_a_folder)
+    assert geocoder is not None
+    assert geocoder.address_count == BONDY_ADDRESSES
+    assert "tables read into memory" in caplog.text
+
+
 def test_cli_import(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("QPV_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("QPV_GEOCODER_DIR", str(tmp_path))
     assert qpv_main(["geocoder", "import", str(BAN_BONDY)]) == 0
     assert "8413 addresses" in capsys.readouterr().out
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 1
     engine = make_engine(sqlite_url)
     assert _counts(engine) == (BONDY_STREETS, BONDY_ADDRESSES)
     engine.dispose()

@@ -30,16 +30,48 @@ PAIX_12 = ("75102_6998_00012", 2.331303, 48.869141)
 
 
 @pytest.fixture(scope="module")
-def local_geocoder(tmp_path_factory: pytest.TempPathFactory) -> LocalGeocoder:
-    """Bondy and all of Paris imported into a SQLite file, loaded in memory."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('local') / 'qpv.sqlite3'}"
+def geocoders(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalGeocoder, LocalGeocoder]:
+    """Bondy and all of Paris imported into a SQLite file: mapped from a store, and in memory."""
+    folder = tmp_path_factory.mktemp("local")
+    url = f"sqlite:///{folder / 'qpv.sqlite3'}"
     upgrade(url)
     engine = make_engine(url)
     try:
-        import_ban_files(engine, [BAN_BONDY, BAN_PARIS])
-        return load_local_geocoder(engine)
+        import_ban_files(engine, [BAN_BONDY, BAN_PARIS], store_root=folder / "geocoder")
+        return load_local_geocoder(engine, folder / "geocoder"), load_local_geocoder(engine)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def local_geocoder(geocoders: tuple[LocalGeocoder, LocalGeocoder]) -> LocalGeocoder:
+    """The geocoder as the service loads it: tables mapped from the store."""
+    return geocoders[0]
+
+
+def test_mapped_tables_answer_as_tables_in_memory(
+    geocoders: tuple[LocalGeocoder, LocalGeocoder],
+) -> None:
+    mapped, in_memory = geocoders
+    assert (mapped.street_count, mapped.address_count) == (
+        in_memory.street_count,
+        in_memory.address_count,
+    )
+    rng = np.random.default_rng(7)
+    queries = []
+    for a in rng.choice(in_memory.address_count, 300, replace=False).tolist():
+        s = int(np.searchsorted(in_memory._streets.end, a, side="right"))
+        name = in_memory._streets.name[s]
+        number = int(in_memory._addresses.numero[a])
+        # Clean, without commune, with a typo, with a wrong number: every matching path.
+        queries += [
+            f"{number} {name} {in_memory._streets.postcode[s]} Paris",
+            f"{number} {name}",
+            f"{number} {name[:-2]}{name[-1]}{name[-2]} {in_memory._streets.city[s]}",
+            f"{number + 999} {name} {in_memory._streets.postcode[s]}",
+        ]
+    for q in queries:
+        assert mapped.search(AddressQuery(q=q)) == in_memory.search(AddressQuery(q=q)), q
 
 
 def _best(geocoder: LocalGeocoder, query: str | AddressQuery) -> Candidate:

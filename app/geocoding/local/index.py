@@ -1,26 +1,32 @@
-"""Lookups over the street table: by normalised key, by commune, by postcode, by city name."""
+"""Lookups over the street table: by normalised key, by commune, by postcode, by city name.
+
+They are computed with the tables (``tables.build_columns``): sorted key hashes and
+commune groups as arrays, which a process maps from files rather than rebuilds, and a
+small commune summary.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from app.codes import ARRONDISSEMENT_SUFFIX, ARRONDISSEMENTS
-from app.geocoding.local.tables import StreetTable
-from app.geocoding.normalize import normalize_city, street_key, strip_type
+from app.codes import ARRONDISSEMENT_SUFFIX
+from app.geocoding.local.columns import CodedColumn, GroupedRows, HashLookup, StringColumn
+from app.geocoding.local.tables import StreetLookups, StreetRecord, StreetTable, build_tables
+from app.geocoding.normalize import strip_type
 
 
 @dataclass(frozen=True, slots=True)
 class StreetIndex:
     """Every way the matcher finds streets and communes; street ids are table positions."""
 
-    city: list[str]  # display name: without "19e Arrondissement"
-    keys: list[str]  # street_key of each normalised name
-    by_key: dict[str, list[int]]
-    by_notype: dict[str, list[int]]  # key without its type word
-    by_city_norm: dict[tuple[str, str], list[int]]  # (citycode, name_norm)
-    commune_streets: dict[str, list[int]]
+    city: Sequence[str]  # display name: without "19e Arrondissement"
+    keys: Sequence[str]  # street_key of each normalised name
+    by_key: HashLookup[str]
+    by_notype: HashLookup[str]  # key without its type word
+    by_city_norm: HashLookup[tuple[str, str]]  # (citycode, name_norm)
+    commune_streets: Mapping[str, list[int]]
     postcode_communes: dict[str, set[str]]
     city_names: dict[str, set[str]]  # normalised name, old name or delivery name -> codes
     city_keys: list[str]
@@ -29,63 +35,50 @@ class StreetIndex:
 
 
 def index_streets(streets: StreetTable) -> StreetIndex:
-    """Build every lookup of the street table."""
-    keys = [street_key(n) for n in streets.name_norm]
-    by_key: dict[str, list[int]] = {}
-    by_notype: dict[str, list[int]] = {}
-    by_city_norm: dict[tuple[str, str], list[int]] = {}
-    commune_streets: dict[str, list[int]] = {}
-    postcode_communes: dict[str, set[str]] = {}
-    commune_name: dict[str, str] = {}
-    for i, key in enumerate(keys):
-        code = streets.citycode[i]
-        by_key.setdefault(key, []).append(i)
-        by_notype.setdefault(strip_type(key), []).append(i)
-        by_city_norm.setdefault((code, streets.name_norm[i]), []).append(i)
-        commune_streets.setdefault(code, []).append(i)
-        postcode_communes.setdefault(streets.postcode[i], set()).add(code)
-        commune_name.setdefault(code, streets.city[i])
-    city = [ARRONDISSEMENT_SUFFIX.sub("", c) for c in streets.city]
-    city_names = _city_names(streets, city, commune_streets)
+    """The lookups of the street table (computed now if the table came without them)."""
+    lookups = streets.lookups or _lookups_of(streets)
+    arrays, meta = lookups.arrays, lookups.meta
+    summary: Mapping[str, Any] = meta["summary"]
+    keys = StringColumn(arrays["s_key_off"], arrays["s_key_blob"])
+    citycode, name_norm = streets.citycode, streets.name_norm
+
+    def hashed(name: str, matches: Any, to_text: Any = str) -> Any:
+        return HashLookup(arrays[f"{name}_h"], arrays[f"{name}_r"], to_text, matches)
+
+    city_names = {k: set(v) for k, v in summary["city_names"].items()}
     return StreetIndex(
-        city=city,
+        city=CodedColumn(
+            arrays["s_city"], [ARRONDISSEMENT_SUFFIX.sub("", c) for c in meta["values"]["city"]]
+        ),
         keys=keys,
-        by_key=by_key,
-        by_notype=by_notype,
-        by_city_norm=by_city_norm,
-        commune_streets=commune_streets,
-        postcode_communes=postcode_communes,
+        by_key=hashed("by_key", lambda s, k: keys[s] == k),
+        by_notype=hashed("by_notype", lambda s, k: strip_type(keys[s]) == k),
+        by_city_norm=hashed(
+            "by_city_norm",
+            lambda s, k: citycode[s] == k[0] and name_norm[s] == k[1],
+            lambda k: f"{k[0]}\x1f{k[1]}",
+        ),
+        commune_streets=GroupedRows(
+            meta["values"]["citycode"], arrays["commune_off"], arrays["commune_rows"]
+        ),
+        postcode_communes={k: set(v) for k, v in summary["postcode_communes"].items()},
         city_names=city_names,
         city_keys=list(city_names),
-        commune_name=commune_name,
-        commune_point={
-            code: _central_point(streets, members) for code, members in commune_streets.items()
-        },
+        commune_name=dict(summary["commune_name"]),
+        commune_point={k: (p[0], p[1]) for k, p in summary["commune_point"].items()},
     )
 
 
-def _city_names(
-    streets: StreetTable, city: list[str], commune_streets: dict[str, list[int]]
-) -> dict[str, set[str]]:
-    """Normalised commune names (current, former, delivery) to the communes they name."""
-    names: dict[str, set[str]] = {}
-    for i, code in enumerate(streets.citycode):
-        for alias in (streets.city[i], streets.old_city[i], streets.delivery_city[i]):
-            if alias:
-                names.setdefault(normalize_city(alias), set()).add(code)
-    for arrs in ARRONDISSEMENTS.values():
-        # "Paris" typed alone: every arrondissement, whatever the file's spelling.
-        present = {a for a in arrs if a in commune_streets}
-        if present:
-            first = commune_streets[min(present)][0]
-            names.setdefault(normalize_city(city[first]), set()).update(present)
-    return names
-
-
-def _central_point(streets: StreetTable, members: list[int]) -> tuple[float, float]:
-    # The street summary point nearest to the commune's mean: inside the commune.
-    idx = np.asarray(members)
-    lon, lat = streets.lon[idx], streets.lat[idx]
-    d2 = (lon - lon.mean()) ** 2 + (lat - lat.mean()) ** 2
-    k = int(np.argmin(d2))
-    return float(lon[k]), float(lat[k])
+def _lookups_of(streets: StreetTable) -> StreetLookups:
+    """Lookups for a table assembled by hand (tests): built as an import builds them."""
+    rows = [
+        StreetRecord(
+            i, streets.citycode[i], streets.postcode[i], streets.city[i], streets.old_city[i],
+            streets.delivery_city[i], streets.name[i], streets.name_norm[i], streets.ban_id[i],
+            float(streets.lon[i]), float(streets.lat[i]),
+        )
+        for i in range(len(streets))
+    ]  # fmt: skip
+    built, _ = build_tables(rows, [])
+    assert built.lookups is not None
+    return built.lookups
