@@ -69,6 +69,8 @@ def test_a_file_is_tagged_and_downloaded_with_the_key_given_on_another_page(
 ) -> None:
     tab = closed_tab
     tab.open("/")
+    assert only_refusals(tab.errors, 401)  # the map's layer, asked before the key was given
+    tab.errors.clear()
     tab.page.fill("#cle-api", closed_site.tokens[FULL])
     tab.page.click("text=Traiter un fichier")  # same tab: the key follows
     tab.page.wait_for_load_state("networkidle")
