@@ -1,5 +1,5 @@
 // File page: drop a CSV/XLSX, preview, choose columns, run a job, follow it, download, errors.
-import { STATUS_LABELS, apiFetch, escapeHtml, getJson, number, postForm, problemHtml, saveAs } from "./api.js";
+import { STATUS_LABELS, apiFetch, closed, escapeHtml, getJson, number, postForm, problemHtml, saveAs } from "./api.js";
 import { allRecords, firstRows, guessColumns, isXlsx, tableHtml } from "./read.js";
 
 const UNANSWERED = new Set(["invalid", "not_found", "geocoder_error", "ambiguous", "street_partial", "near_boundary"]);
@@ -66,9 +66,10 @@ export function initFile(root) {
     root.querySelector("#choix-adresse").hidden = coordinates;
     root.querySelector("#choix-coord").hidden = !coordinates;
   }
-  // The result is fetched with the tab's key, then saved from a Blob (see saveAs).
+  // Closed service: the result is fetched with the tab's key, then saved from a Blob (see
+  // saveAs); open: a plain link, which the browser streams to disk however large the file.
   status.addEventListener("click", async (e) => {
-    if (!e.target.closest("#telecharger") || !state.job) return;
+    if (!closed() || !e.target.closest("#telecharger") || !state.job) return;
     try {
       await saveAs(await apiFetch(state.job.result), "resultat-qpv.csv");
     } catch (error) {
@@ -161,9 +162,17 @@ function jobHtml(job) {
     parts.push(tableHtml(["Statut", "Lignes"], counts.map(([k, v]) => [STATUS_LABELS[k] || k, number(v)]), "Lignes par statut", escapeHtml));
   }
   if (job.state === "done") {
-    parts.push(`<p class="fr-mt-2w"><button type="button" class="fr-btn fr-icon-download-line fr-btn--icon-left" id="telecharger">Télécharger le fichier enrichi</button>
+    parts.push(`<p class="fr-mt-2w">${downloadHtml(job)}
       <a class="fr-btn fr-btn--secondary" href="/ecarts?job=${encodeURIComponent(job.id)}">Analyser les écarts</a></p>`);
   }
   if (job.state === "failed") parts.push(`<div class="fr-alert fr-alert--error fr-alert--sm" role="alert"><p>${escapeHtml(job.error)}</p></div>`);
   return parts.join("");
+}
+
+function downloadHtml(job) {
+  const look = 'class="fr-btn fr-icon-download-line fr-btn--icon-left" id="telecharger"';
+  const label = "Télécharger le fichier enrichi";
+  return closed()
+    ? `<button type="button" ${look}>${label}</button>`
+    : `<a ${look} href="${escapeHtml(job.result)}" download>${label}</a>`;
 }
