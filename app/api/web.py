@@ -50,11 +50,13 @@ def _nav(current: str) -> str:
 
 
 def render(path: str, settings: Settings) -> str:
-    """The page at ``path`` with the operator's map settings as data attributes."""
+    """The page at ``path`` with the operator's map and access settings as data attributes."""
     name, title, _ = PAGES[path]
     config = {
         "data-basemap-url": settings.web_basemap_url or "",
         "data-basemap-attribution": settings.web_basemap_attribution,
+        # closed: the scripts show the "Clé d'API" field and send the key on every call
+        "data-access": "open" if settings.open_access else "closed",
     }
     attributes = " ".join(f"{k}='{html.escape(v, quote=True)}'" for k, v in config.items())
     return _template("layout.html").substitute(

@@ -11,6 +11,7 @@ from app.api.middleware import CSP
 from app.api.web import PAGES, web_dir
 from app.main import create_app
 from app.settings import Settings
+from tests.api.access_fixtures import closed
 
 BUILT = (web_dir() / "static" / "main.js").is_file()
 
@@ -65,3 +66,14 @@ def test_a_basemap_is_named_on_the_page_and_allowed_for_images_only(
 def test_a_basemap_url_must_be_an_http_tile_template(url: str) -> None:
     with pytest.raises(ValueError, match="web_basemap_url"):
         Settings(web_basemap_url=url)
+
+
+@pytest.mark.parametrize(("open_access", "mode"), [(True, "open"), (False, "closed")])
+def test_each_page_tells_its_scripts_whether_the_service_needs_a_key(
+    loaded_sqlite_url: str, open_access: bool, mode: str
+) -> None:
+    settings = closed(Settings(database_url=loaded_sqlite_url, geocoders=[]))
+    settings = settings.model_copy(update={"open_access": open_access})
+    with TestClient(create_app(settings)) as client:
+        pages = [client.get(path).text for path in PAGES]
+    assert all(f"data-access='{mode}'" in html for html in pages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from app.api.web import web_dir
 from app.main import create_app
 from app.settings import Settings
+from tests.api.access_fixtures import add_key, closed, copy_database
 from tests.conftest import ROOT, running_server
 from tests.jobs.conftest import JOBS_REDIS, WorkerPool, session_namespace  # noqa: F401
 
@@ -39,6 +41,31 @@ def built_assets() -> None:
     assert AXE.is_file(), "axe-core not installed: run `make web`"
 
 
+def web_settings(url: str, namespace: str, folder: Path) -> Settings:
+    """The settings of a web test server on ``url`` with the offline geocoder and the jobs."""
+    return Settings(
+        database_url=url,
+        geocoders=["local"],
+        redis_url=JOBS_REDIS,
+        jobs_namespace=f"{namespace}-web-{uuid.uuid4().hex[:6]}",
+        jobs_dir=folder / "jobs",
+        job_chunk_rows=1000,
+        access_log=False,
+    )
+
+
+@contextmanager
+def serving(settings: Settings, folder: Path) -> Iterator[str]:
+    """The app on loopback with one real worker: its base URL."""
+    pool = WorkerPool(settings, folder)
+    try:
+        pool.start(1)
+        with running_server(create_app(settings)) as url:
+            yield url
+    finally:
+        pool.stop()
+
+
 @pytest.fixture(scope="module")
 def site(
     geocoded_sqlite_url: str,
@@ -47,22 +74,31 @@ def site(
 ) -> Iterator[str]:
     """Base URL of the service with the offline geocoder, the job queue and one worker."""
     folder = tmp_path_factory.mktemp("web")
-    settings = Settings(
-        database_url=geocoded_sqlite_url,
-        geocoders=["local"],
-        redis_url=JOBS_REDIS,
-        jobs_namespace=f"{session_namespace}-web-{uuid.uuid4().hex[:6]}",
-        jobs_dir=folder / "jobs",
-        job_chunk_rows=1000,
-        access_log=False,
-    )
-    pool = WorkerPool(settings, folder)
-    try:
-        pool.start(1)
-        with running_server(create_app(settings)) as url:
-            yield url
-    finally:
-        pool.stop()
+    with serving(web_settings(geocoded_sqlite_url, session_namespace, folder), folder) as url:
+        yield url
+
+
+@dataclass
+class ClosedSite:
+    """A closed service (API keys required) and the tokens of its keys, by scopes."""
+
+    url: str
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def closed_site(
+    geocoded_sqlite_url: str,
+    session_namespace: str,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ClosedSite]:
+    """The same service, closed, on its own copy of the database with two keys."""
+    folder = tmp_path_factory.mktemp("web-closed")
+    url = copy_database(geocoded_sqlite_url, folder)
+    tokens = {scopes: add_key(url, scopes) for scopes in ("lookup,batch", "lookup")}
+    settings = closed(web_settings(url, session_namespace, folder), api_key_cache_s=0)
+    with serving(settings, folder) as base:
+        yield ClosedSite(base, tokens)
 
 
 @dataclass

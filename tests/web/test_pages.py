@@ -238,3 +238,10 @@ def test_an_xlsx_file_dropped_on_the_zone_is_previewed_with_coordinates_guessed(
     assert tab.page.input_value("#col-lat") == "latitude"
     assert tab.page.input_value("#col-lon") == "longitude"
     tab.assert_clean()
+
+
+def test_an_open_service_shows_no_key_field(tab: Tab) -> None:
+    tab.open("/")
+    tab.page.wait_for_selector("#legende:not(:empty)")
+    assert tab.page.locator("#cle-api").count() == 0
+    tab.assert_clean()

@@ -1,18 +1,55 @@
 // Calls to the service's public API, and French wording shared by the pages.
 
+// A closed service (body data-access="closed") needs an API key: the person types it in the
+// header; it lives in sessionStorage (gone with the tab), never in localStorage nor a URL.
+const KEY_ITEM = "qpv-cle-api";
+export const closed = () => document.body.dataset.access === "closed";
+export const storedKey = () => sessionStorage.getItem(KEY_ITEM) || "";
+export function storeKey(key) {
+  if (key) sessionStorage.setItem(KEY_ITEM, key);
+  else sessionStorage.removeItem(KEY_ITEM);
+}
+
 export class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem.detail || problem.title || `Erreur ${status}`);
+  constructor(status, problem, message) {
+    super(message || problem.detail || problem.title || `Erreur ${status}`);
     this.status = status;
     this.problem = problem;
   }
 }
 
-async function check(response) {
+/** The French words for a refusal of the key (401, 403, 429); null for any other answer. */
+function accessMessage(response, sentKey) {
+  if (response.status === 401) {
+    return sentKey
+      ? "Une clé d'API valide est nécessaire : celle saisie est inconnue ou révoquée."
+      : "Une clé d'API est nécessaire : saisissez-la dans le champ « Clé d'API » en haut de la page.";
+  }
+  if (response.status === 403) {
+    const scope = /scope="([^"]+)"/.exec(response.headers.get("www-authenticate") || "");
+    return `Cette clé n'a pas le droit ${scope ? `« ${scope[1]} » ` : ""}nécessaire à cette action : demandez une clé qui l'a.`;
+  }
+  if (response.status === 429 && sentKey) {
+    return `Cette clé a atteint sa limite de requêtes : réessayez dans ${response.headers.get("retry-after") || "quelques"} s.`;
+  }
+  return null;
+}
+
+async function check(response, sentKey) {
   if (response.ok) return response;
   let problem = {};
   try { problem = await response.json(); } catch { problem = { title: response.statusText }; }
-  throw new ApiError(response.status, problem);
+  const message = accessMessage(response, sentKey);
+  // The key field shows it too, whichever part of the page made the call.
+  if (message) document.dispatchEvent(new CustomEvent("qpv:acces", { detail: { status: response.status, message } }));
+  throw new ApiError(response.status, problem, message);
+}
+
+/** fetch() of the API with the key of the tab, when the service is closed; ApiError unless 2xx. */
+export async function apiFetch(path, options = {}) {
+  const key = closed() ? storedKey() : "";
+  const headers = { ...(options.headers || {}), ...(key ? { Authorization: `Bearer ${key}` } : {}) };
+  return check(await fetch(path, { ...options, headers }), Boolean(key));
 }
 
 export async function getJson(path, params = {}, signal) {
@@ -21,12 +58,27 @@ export async function getJson(path, params = {}, signal) {
     if (value !== undefined && value !== null && value !== "") query.append(key, value);
   }
   const url = query.toString() ? `${path}?${query}` : path;
-  const response = await check(await fetch(url, { signal, headers: { Accept: "application/json" } }));
+  const response = await apiFetch(url, { signal, headers: { Accept: "application/json" } });
   return response.json();
 }
 
 export async function postForm(path, form) {
-  return check(await fetch(path, { method: "POST", body: form }));
+  return apiFetch(path, { method: "POST", body: form });
+}
+
+/** Save an answer as a file: a plain <a download> could not send the key, a Blob link can. */
+export async function saveAs(response, fallbackName) {
+  const disposition = response.headers.get("content-disposition") || "";
+  const encoded = /filename\*=utf-8''([^;]+)/i.exec(disposition);
+  const plain = /filename="([^"]+)"/i.exec(disposition);
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = encoded ? decodeURIComponent(encoded[1]) : (plain ? plain[1] : fallbackName);
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 }
 
 export function when(geography, asOf) {

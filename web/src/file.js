@@ -1,5 +1,5 @@
 // File page: drop a CSV/XLSX, preview, choose columns, run a job, follow it, download, errors.
-import { STATUS_LABELS, escapeHtml, getJson, number, postForm, problemHtml } from "./api.js";
+import { STATUS_LABELS, apiFetch, closed, escapeHtml, getJson, number, postForm, problemHtml, saveAs } from "./api.js";
 import { allRecords, firstRows, guessColumns, isXlsx, tableHtml } from "./read.js";
 
 const UNANSWERED = new Set(["invalid", "not_found", "geocoder_error", "ambiguous", "street_partial", "near_boundary"]);
@@ -15,7 +15,7 @@ export function initFile(root) {
   const follow = root.querySelector("#suivi");
   const status = root.querySelector("#etat");
   const errors = root.querySelector("#erreurs");
-  const state = { file: null, header: [], timer: null };
+  const state = { file: null, header: [], timer: null, job: null };
 
   for (const name of ["dragenter", "dragover"]) {
     drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.add("qpv-drop--over"); });
@@ -66,6 +66,16 @@ export function initFile(root) {
     root.querySelector("#choix-adresse").hidden = coordinates;
     root.querySelector("#choix-coord").hidden = !coordinates;
   }
+  // Closed service: the result is fetched with the tab's key, then saved from a Blob (see
+  // saveAs); open: a plain link, which the browser streams to disk however large the file.
+  status.addEventListener("click", async (e) => {
+    if (!closed() || !e.target.closest("#telecharger") || !state.job) return;
+    try {
+      await saveAs(await apiFetch(state.job.result), "resultat-qpv.csv");
+    } catch (error) {
+      status.insertAdjacentHTML("beforeend", problemHtml(error));
+    }
+  });
   root.querySelectorAll("input[name=mode]").forEach((r) => r.addEventListener("change", showMode));
 
   root.querySelector("#fichier-form").addEventListener("submit", async (e) => {
@@ -108,7 +118,7 @@ export function initFile(root) {
         // Screen readers hear each change of state once, not every second's figures.
         if (job.state !== said) root.querySelector("#annonce").textContent = `Traitement : ${STATE_LABELS[job.state]}`;
         said = job.state;
-        if (job.state === "done") { await listErrors(job); return; }
+        if (job.state === "done") { state.job = job; await listErrors(job); return; }
         if (job.state === "failed" || job.state === "cancelled") return;
       } catch (error) {
         status.innerHTML = problemHtml(error);
@@ -120,7 +130,7 @@ export function initFile(root) {
   }
 
   async function listErrors(job) {
-    const response = await fetch(job.result);
+    const response = await apiFetch(job.result);
     const list = root.querySelector("#liste-erreurs");
     errors.hidden = false;
     // A very large result stays a download: the browser would hold all of it to list rows.
@@ -152,9 +162,17 @@ function jobHtml(job) {
     parts.push(tableHtml(["Statut", "Lignes"], counts.map(([k, v]) => [STATUS_LABELS[k] || k, number(v)]), "Lignes par statut", escapeHtml));
   }
   if (job.state === "done") {
-    parts.push(`<p class="fr-mt-2w"><a class="fr-btn fr-icon-download-line fr-btn--icon-left" href="${escapeHtml(job.result)}" download id="telecharger">Télécharger le fichier enrichi</a>
+    parts.push(`<p class="fr-mt-2w">${downloadHtml(job)}
       <a class="fr-btn fr-btn--secondary" href="/ecarts?job=${encodeURIComponent(job.id)}">Analyser les écarts</a></p>`);
   }
   if (job.state === "failed") parts.push(`<div class="fr-alert fr-alert--error fr-alert--sm" role="alert"><p>${escapeHtml(job.error)}</p></div>`);
   return parts.join("");
+}
+
+function downloadHtml(job) {
+  const look = 'class="fr-btn fr-icon-download-line fr-btn--icon-left" id="telecharger"';
+  const label = "Télécharger le fichier enrichi";
+  return closed()
+    ? `<button type="button" ${look}>${label}</button>`
+    : `<a ${look} href="${escapeHtml(job.result)}" download>${label}</a>`;
 }

@@ -1,5 +1,5 @@
 // Gap page: a tagged file (or a finished job), an outcome and groups -> POST /v1/gaps.
-import { escapeHtml, postForm, problemHtml } from "./api.js";
+import { apiFetch, escapeHtml, postForm, problemHtml, saveAs } from "./api.js";
 import { firstRows, tableHtml } from "./read.js";
 
 const TOTAL = "(ensemble)";
@@ -38,8 +38,13 @@ export function initGaps(root) {
   }
   async function jobResult(job) {
     // Its first bytes are enough for the header and the first rows (a CSV result).
-    const response = await fetch(`/v1/jobs/${encodeURIComponent(job)}/result`, { headers: { Range: "bytes=0-262143" } });
-    if (!response.ok) throw new Error(`Le résultat du traitement ${job} n'est pas disponible (${response.status}).`);
+    let response;
+    try {
+      response = await apiFetch(`/v1/jobs/${encodeURIComponent(job)}/result`, { headers: { Range: "bytes=0-262143" } });
+    } catch (error) {
+      if ([401, 403, 429].includes(error.status)) throw error; // the key's own French message
+      throw new Error(`Le résultat du traitement ${job} n'est pas disponible (${error.status}).`);
+    }
     return response.blob();
   }
   fileInput.addEventListener("change", () => {
@@ -88,14 +93,7 @@ export function initGaps(root) {
   });
   download.addEventListener("click", async () => {
     try {
-      const blob = await (await postForm("/v1/gaps", form("html"))).blob();
-      const link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = "rapport-ecarts-qpv.html";
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      await saveAs(await postForm("/v1/gaps", form("html")), "rapport-ecarts-qpv.html");
     } catch (error) {
       report.insertAdjacentHTML("afterbegin", problemHtml(error));
     }

@@ -61,11 +61,13 @@ export function initLookup(root, config) {
     legend.textContent = `Quartiers prioritaires de la géographie ${data.geography} (${data.features.length} quartiers, jeu de données ${data.dataset_version}).`;
   }
   const refreshLayer = (answer) => showLayer(displayedGeography(answer)).catch((e) => {
+    state.layerKey = null; // asked again on the next move, or once a key is given
     legend.textContent = `Les contours ne peuvent pas être affichés : ${e.message}`;
   });
   map.on("zoomend", () => refreshLayer(state.lastAnswer));
   geography.addEventListener("change", () => refreshLayer());
   date.addEventListener("change", () => refreshLayer());
+  document.addEventListener("qpv:cle", () => refreshLayer(state.lastAnswer));
   refreshLayer();
 
   root.querySelector("#territoire").addEventListener("change", (e) => map.fitBounds(TERRITORIES[e.target.value]));
