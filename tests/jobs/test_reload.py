@@ -57,11 +57,20 @@ def job(client: TestClient, job_id: str) -> dict[str, object]:
     return body
 
 
+def wait_state(client: TestClient, job_id: str, state: str) -> dict[str, object]:
+    """The job once it is in ``state``."""
+
+    def reached() -> dict[str, object]:
+        body = job(client, job_id)
+        return body if body["state"] == state else {}
+
+    return wait_for(reached, what=f"job {state}")
+
+
 def tag_until(client: TestClient, data: bytes, state: str, **form: str) -> tuple[str, int]:
     """Submit ``data`` and wait for ``state``; returns the job id and its data generation."""
     job_id = submit(client, data, **form)
-    body = wait_for(lambda: (b := job(client, job_id))["state"] == state and b, what=state)
-    generation = body["data_generation"]
+    generation = wait_state(client, job_id, state)["data_generation"]
     assert isinstance(generation, int)
     return job_id, generation
 
@@ -129,7 +138,7 @@ def test_a_job_whose_data_moved_on_mid_job_fails_whole_and_a_resubmission_is_don
         engine.dispose()
         # A worker started now loads the new generation, then takes the job's next chunk.
         workers.start(1)
-        failed = wait_for(lambda: (b := job(client, job_id))["state"] == "failed" and b)
+        failed = wait_state(client, job_id, "failed")
     finally:
         first.send_signal(signal.SIGCONT)
     assert failed["data_generation"] == before
