@@ -153,3 +153,20 @@ def test_a_job_whose_data_moved_on_mid_job_fails_whole_and_a_resubmission_is_don
     job_id, generation = tag_until(client, coordinates_csv(4000), "done")
     assert generation == before + 1
     assert_complete_in_order(result_rows(client, job_id), 4000)
+
+
+def test_a_job_submitted_to_a_replica_not_yet_reloaded_is_tagged_whole_with_the_newer_data(
+    settings: Settings, workers: WorkerPool
+) -> None:
+    lagging = settings.model_copy(update={"reload_poll_s": 3600})
+    with TestClient(create_app(lagging)) as client:
+        before = api_generation(client)
+        engine = make_engine(settings.database_url)
+        assert bump_generation(engine) == before + 1
+        engine.dispose()
+        workers.start(1)  # loads the new generation
+        job_id = submit(client, coordinates_csv(3000))
+        assert job(client, job_id)["data_generation"] == before  # what the replica knows
+        done = wait_state(client, job_id, "done")
+        assert done["data_generation"] == before + 1  # fixed by its first chunk, for all
+        assert_complete_in_order(result_rows(client, job_id), 3000)
