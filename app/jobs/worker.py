@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -108,6 +109,16 @@ class Runtime:
         old, self.tagger, self.generation = self.tagger, tagger, generation  # one step
         log.info("data generation %d in use", generation)
         await _close_geocoders(old)
+        del old, tagger
+        # build_tagger froze every object out of the collector's sight, the old data too:
+        # one full collection frees what of it only the collector can.
+        await self.blocking(ctx, job_id, lambda _: _collect_frozen())
+
+
+def _collect_frozen() -> None:
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 async def _close_geocoders(tagger: Tagger) -> None:

@@ -122,12 +122,12 @@ def test_a_running_worker_tags_each_new_job_with_the_data_in_force_at_submission
 def test_a_job_whose_data_moved_on_mid_job_fails_whole_and_a_resubmission_is_done(
     settings: Settings, client: TestClient, workers: WorkerPool
 ) -> None:
-    settings = settings.model_copy(update={"job_chunk_rows": 2000})
-    workers.settings = settings
+    # Chunks of 2000 rows for the workers (the API does not split).
+    workers.settings = settings.model_copy(update={"job_chunk_rows": 2000})
     workers.start(1)
     first = workers.procs[0]
     before = api_generation(client)
-    n = 20 * settings.job_chunk_rows
+    n = 20 * workers.settings.job_chunk_rows
     job_id = submit(client, coordinates_csv(n), distances="true")
     # The first chunk fixed the job's generation; its worker then freezes mid-job.
     wait_for(lambda: job(client, job_id)["rows_done"], what="a chunk tagged")
@@ -164,9 +164,9 @@ def test_a_job_submitted_to_a_replica_not_yet_reloaded_is_tagged_whole_with_the_
         engine = make_engine(settings.database_url)
         assert bump_generation(engine) == before + 1
         engine.dispose()
-        workers.start(1)  # loads the new generation
         job_id = submit(client, coordinates_csv(3000))
         assert job(client, job_id)["data_generation"] == before  # what the replica knows
+        workers.start(1)  # loads the new generation
         done = wait_state(client, job_id, "done")
         assert done["data_generation"] == before + 1  # fixed by its first chunk, for all
         assert_complete_in_order(result_rows(client, job_id), 3000)
