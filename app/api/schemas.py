@@ -432,6 +432,10 @@ class JobOut(BaseModel):
     eta_s: float | None = Field(description="seconds left at the rate seen so far")
     error: str | None
     result: str | None = Field(description="URL of the result file once done")
+    data_generation: int | None = Field(
+        description="the data generation that tags the whole job (as in POST /v1/admin/reload): "
+        "the one in force at submission, fixed by its first tagged chunk"
+    )
 
     @classmethod
     def of(cls, record: JobRecord, now: float) -> JobOut:
@@ -453,6 +457,7 @@ class JobOut(BaseModel):
             eta_s=record.eta_s(now),
             error=record.error,
             result=f"/v1/jobs/{record.id}/result" if record.state is JobState.DONE else None,
+            data_generation=record.generation,
         )
 
 

@@ -53,8 +53,19 @@ class JobRecord:
     chunks: int | None = None
     chunk_options: TagOptions | None = None  # resolved by the split, shared by every chunk
     error: str | None = None
+    # The data generation in force at submission, then the one its first chunk was tagged
+    # with: every chunk of the job must be tagged with that one (see app/jobs/worker.py).
+    data_generation: int | None = None
+    tagged_generation: int | None = None
     rows_done: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def generation(self) -> int | None:
+        """The data generation that tags the job (the submitted one until a chunk is tagged)."""
+        return (
+            self.tagged_generation if self.tagged_generation is not None else self.data_generation
+        )
 
     @property
     def output_format(self) -> OutputFormat:
@@ -87,6 +98,8 @@ class JobRecord:
             "chunks": self.chunks,
             "chunk_options": dump_options(self.chunk_options) if self.chunk_options else None,
             "error": self.error,
+            "data_generation": self.data_generation,
+            "tagged_generation": self.tagged_generation,
         }
         return {k: str(v) for k, v in fields.items() if v is not None}
 
@@ -98,6 +111,7 @@ class JobRecord:
             return float(raw[name]) if name in raw else None
 
         rows_total, chunks = num("rows_total"), num("chunks")
+        submitted, tagged = num("data_generation"), num("tagged_generation")
         return cls(
             id=raw["id"],
             state=JobState(raw["state"]),
@@ -112,6 +126,8 @@ class JobRecord:
             chunks=int(chunks) if chunks is not None else None,
             chunk_options=load_options(raw["chunk_options"]) if "chunk_options" in raw else None,
             error=raw.get("error"),
+            data_generation=int(submitted) if submitted is not None else None,
+            tagged_generation=int(tagged) if tagged is not None else None,
         )
 
 

@@ -89,7 +89,12 @@ class Jobs:
 
     @_reaching_redis
     async def submit(
-        self, upload: IO[bytes], filename: str, options: TagOptions, owner: str | None = None
+        self,
+        upload: IO[bytes],
+        filename: str,
+        options: TagOptions,
+        owner: str | None = None,
+        data_generation: int | None = None,
     ) -> JobRecord:
         """Copy the upload into the job's folder, record the job and queue its split."""
         job_id = secrets.token_urlsafe(12)
@@ -103,6 +108,7 @@ class Jobs:
             options=options,
             filename=Path(filename).name or "data",
             owner=owner,
+            data_generation=data_generation,
         )
         try:
             await asyncio.to_thread(_copy, upload, self.files.input(job_id, filename))

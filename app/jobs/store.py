@@ -93,6 +93,14 @@ class JobStore:
             args += [name, str(value.value if isinstance(value, JobState) else value)]
         return bool(await self._transition(keys=[self._key(job_id)], args=args))
 
+    async def pin_generation(self, job_id: str, generation: int) -> int:
+        """Fix the job's data generation unless a chunk already did; returns the fixed one."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self._key(job_id), "tagged_generation", str(generation))
+            pipe.hget(self._key(job_id), "tagged_generation")
+            results = await pipe.execute()
+        return int(results[1])
+
     async def set_progress(self, job_id: str, chunk: int, rows: int) -> None:
         """Rows of ``chunk`` tagged so far (a retried chunk starts again from 0)."""
         await self.redis.hset(self._key(job_id, "progress"), str(chunk), str(rows))  # type: ignore[misc]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -52,6 +53,7 @@ class Runtime:
 
     jobs: Jobs
     tagger: Tagger
+    generation: int  # the data generation the tagger was loaded from
     # One thread: a worker tags one chunk at a time (CPU bound); other workers run in
     # other processes or on other machines.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
@@ -89,6 +91,53 @@ class Runtime:
         if cancelled.is_set():
             raise JobCancelled
         return future.result()
+
+    async def reload(self, ctx: Context, job_id: str) -> None:
+        """Load the database's current data generation, unless it is the one in use."""
+        from app.db.access import data_generation
+        from app.db.session import make_engine
+
+        engine = make_engine(self.settings.database_url)
+        try:
+            generation = await asyncio.to_thread(data_generation, engine)
+        finally:
+            engine.dispose()
+        if generation == self.generation:
+            return
+        # In the tagging thread, the lease renewed meanwhile; both data sets in memory a while.
+        tagger, generation = await self.blocking(ctx, job_id, lambda _: load_data(self.settings))
+        old, self.tagger, self.generation = self.tagger, tagger, generation  # one step
+        log.info("data generation %d in use", generation)
+        await _close_geocoders(old)
+        del old, tagger
+        # build_tagger froze every object out of the collector's sight, the old data too:
+        # one full collection frees what of it only the collector can.
+        await self.blocking(ctx, job_id, lambda _: _collect_frozen())
+
+
+def _collect_frozen() -> None:
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+async def _close_geocoders(tagger: Tagger) -> None:
+    for geocoder in tagger.resolver.geocoders.values() if tagger.resolver else ():
+        with contextlib.suppress(Exception):
+            await geocoder.aclose()
+
+
+def load_data(settings: Settings) -> tuple[Tagger, int]:
+    """A tagger of the database's current data, and the data generation it is."""
+    from app.db.access import data_generation
+    from app.db.session import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        generation = data_generation(engine)  # read first: an import meanwhile is seen next time
+    finally:
+        engine.dispose()
+    return build_tagger(settings), generation
 
 
 async def _discard(jobs: Jobs, job_id: str) -> None:
@@ -165,6 +214,33 @@ async def _split(runtime: Runtime, ctx: Context, job_id: str, record: JobRecord)
         await jobs.enqueue("join", key=f"{job_id}:join", job_id=job_id)
 
 
+async def _follow_generation(
+    runtime: Runtime, ctx: Context, job_id: str, record: JobRecord
+) -> Tagger | None:
+    """The tagger of the job's data generation, or None once the job failed for want of it.
+
+    The first chunk tagged fixes the job's generation (the submitted one, or newer if this
+    worker has it); a generation above the worker's proves that the database moved on, so
+    the worker reloads then and only then (no polling). A worker that has moved past the
+    job's generation cannot tag it any more: the job fails rather than mix two data sets.
+    """
+    pinned = record.tagged_generation
+    if pinned is None:
+        if (record.data_generation or 0) > runtime.generation:
+            await runtime.reload(ctx, job_id)
+        pinned = await runtime.jobs.store.pin_generation(job_id, runtime.generation)
+    if pinned > runtime.generation:
+        await runtime.reload(ctx, job_id)
+    if pinned != runtime.generation:
+        await runtime.jobs.fail(
+            job_id,
+            f"the data changed during the job (generation {pinned}, now {runtime.generation}): "
+            "resubmit the file",
+        )
+        return None
+    return runtime.tagger
+
+
 async def _tag_chunk(
     runtime: Runtime, ctx: Context, job_id: str, chunk: int, record: JobRecord
 ) -> None:
@@ -178,7 +254,10 @@ async def _tag_chunk(
                 await jobs.fail(job_id, f"chunk {chunk} was lost")
                 return
         else:
-            await _tag_one(runtime, ctx, job_id, chunk, src, record.chunk_options)
+            tagger = await _follow_generation(runtime, ctx, job_id, record)
+            if tagger is None:
+                return
+            await _tag_one(runtime, ctx, job_id, chunk, src, record.chunk_options, tagger)
     tagged = json.loads(sidecar.read_text())
     finished = await jobs.store.chunk_done(job_id, chunk, tagged["rows"], tagged["counts"])
     if finished >= (record.chunks or 0):
@@ -186,7 +265,13 @@ async def _tag_chunk(
 
 
 async def _tag_one(
-    runtime: Runtime, ctx: Context, job_id: str, chunk: int, src: Path, options: TagOptions
+    runtime: Runtime,
+    ctx: Context,
+    job_id: str,
+    chunk: int,
+    src: Path,
+    options: TagOptions,
+    tagger: Tagger,
 ) -> None:
     part = runtime.jobs.files.part(job_id, chunk)
     tmp = part.with_name(f".{part.name}.{secrets.token_hex(4)}")
@@ -194,7 +279,7 @@ async def _tag_one(
         summary = await runtime.blocking(
             ctx,
             job_id,
-            lambda progress: runtime.tagger.tag_file(src, tmp, options, progress),
+            lambda progress: tagger.tag_file(src, tmp, options, progress),
             chunk=chunk,
         )
         part.with_suffix(".json").write_text(
@@ -250,7 +335,9 @@ def functions(runtime: Runtime) -> list[tuple[str, Callable[..., Awaitable[None]
 
 def build_runtime(settings: Settings) -> Runtime:
     """Load the index and geocoders from the database named by the settings."""
-    return Runtime(Jobs.from_settings(settings), build_tagger(settings))
+    tagger, generation = load_data(settings)
+    log.info("data generation %d in use", generation)
+    return Runtime(Jobs.from_settings(settings), tagger, generation)
 
 
 async def _sweep_forever(runtime: Runtime) -> None:
@@ -288,9 +375,6 @@ async def serve(settings: Settings) -> None:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        for geocoder in (
-            runtime.tagger.resolver.geocoders.values() if runtime.tagger.resolver else ()
-        ):
-            await geocoder.aclose()
+        await _close_geocoders(runtime.tagger)
         await runtime.jobs.aclose()
         runtime.executor.shutdown(wait=False, cancel_futures=True)

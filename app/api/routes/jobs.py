@@ -31,6 +31,8 @@ async def submit_job(
             upload.filename or "data.csv",
             options,
             owner=owner,
+            # The data this replica answers from: workers tag the job with it or a newer one.
+            data_generation=request.app.state.reloader.generation,
         )
     finally:
         await form.close()
