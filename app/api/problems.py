@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import Send
 
 from app.errors import (
@@ -184,12 +186,33 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Invalid request", detail, "invalid-request", errors=errors)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
     slug = title.lower().replace(" ", "-")
-    # Keep the headers the router set (Allow on a 405).
-    return problem(exc.status_code, title, str(exc.detail), slug, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # The router names the methods of the first route on this path only; a path served
+        # by several routes (GET and DELETE /v1/jobs/{id}) allows all of theirs.
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+    return problem(exc.status_code, title, str(exc.detail), slug, headers=headers or None)
+
+
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _allowed(request: Request) -> str | None:
+    """Every documented method of the path this request asked, or None (not documented)."""
+    table: list[tuple[re.Pattern[str], str]] | None = getattr(request.app.state, "allow", None)
+    if table is None:
+        # Built once per app from its OpenAPI paths, the one list of what each path serves.
+        table = [
+            (compile_path(path)[0], ", ".join(sorted(m.upper() for m in ops if m in _METHODS)))
+            for path, ops in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allow = table
+    path = request.scope["path"]
+    return next((methods for regex, methods in table if regex.match(path)), None)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

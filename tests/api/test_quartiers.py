@@ -170,11 +170,21 @@ def test_an_empty_database_is_live_but_not_ready(sqlite_url: str) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_a_wrong_method_is_a_405_problem_with_allow(client: TestClient) -> None:
-    response = client.post("/v1/qpv/QN07511M")
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/v1/qpv/QN07511M", "GET"),
+        ("PATCH", "/v1/jobs/someid", "DELETE, GET"),  # two routes on one path
+        ("OPTIONS", "/v1/admin/keys", "GET, POST"),
+    ],
+)
+def test_a_wrong_method_is_a_405_problem_allowing_every_method_of_the_path(
+    client: TestClient, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path)
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == allow
 
 
 def test_openapi_documents_the_problem_shape_and_point_parameters(client: TestClient) -> None:
