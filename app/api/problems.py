@@ -85,6 +85,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
     }
     for status, description in (
+        (400, "Malformed request (a body that is not JSON, a bad multipart upload)"),
         (404, "Not found"),
         (422, "Invalid request or input"),
         (500, "Unexpected error"),

@@ -466,7 +466,9 @@ class KeyIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, description="who or what uses the key")
     scopes: list[Literal["lookup", "batch", "admin"]] = Field(min_length=1)
-    rate_per_min: int | None = Field(None, ge=0, description="instead of the scope's limit")
+    rate_per_min: int | None = Field(
+        None, ge=0, le=10**9, strict=True, description="instead of the scope's limit"
+    )
 
 
 class KeyOut(BaseModel):

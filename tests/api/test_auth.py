@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -111,9 +112,26 @@ def test_a_revoked_key_is_refused_and_a_created_one_works(closed_app: Closed) ->
     assert client.delete(f"/v1/admin/keys/{body['id']}", headers=admin).status_code == 404
 
 
-def test_a_key_with_an_unknown_scope_is_a_422(closed_app: Closed) -> None:
-    response = closed_app.client.post(
-        "/v1/admin/keys", json={"name": "x", "scopes": ["write"]}, headers=closed_app.auth("admin")
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "scopes": ["write"]},
+        {"name": "x", "scopes": ["lookup"], "rate_per_min": False},  # not a number of requests
+        {"name": "x", "scopes": ["lookup"], "rate_per_min": "10"},
+    ],
+    ids=["unknown scope", "boolean rate", "text rate"],
+)
+def test_a_key_request_out_of_its_schema_is_a_422(closed_app: Closed, body: dict[str, Any]) -> None:
+    response = closed_app.client.post("/v1/admin/keys", json=body, headers=closed_app.auth("admin"))
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("key_id", ["0", "2147483648", "1530374391140"])
+def test_a_key_id_out_of_range_is_a_422_not_a_database_error(
+    closed_app: Closed, key_id: str
+) -> None:
+    response = closed_app.client.delete(
+        f"/v1/admin/keys/{key_id}", headers=closed_app.auth("admin")
     )
     assert response.status_code == 422
 

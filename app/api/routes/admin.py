@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SettingsDep
@@ -49,7 +51,9 @@ async def new_key(body: KeyIn, request: Request, settings: SettingsDep) -> KeyCr
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-async def revoke(key_id: int, request: Request) -> Response:
+async def revoke(
+    key_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="the key's id")], request: Request
+) -> Response:
     """Revoke a key: refused by every worker once its cache entry ages out."""
     await run_in_threadpool(revoke_key, request.app.state.engine, str(key_id))
     return Response(status_code=204)
