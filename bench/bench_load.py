@@ -16,6 +16,7 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -81,12 +82,27 @@ def _rss(topo: Topology) -> dict[str, int]:
     return out
 
 
+def _sample(topo: Topology, stop: threading.Event, timeline: list[tuple[float, int]]) -> None:
+    """The API workers' summed RSS every 30 s: a plateau is warm caches, a slope a leak."""
+    started = time.monotonic()
+    while True:
+        rss = _rss(topo)
+        timeline.append(
+            (
+                time.monotonic() - started,
+                sum(v for k, v in rss.items() if "/" in k and k.startswith("api")),
+            )
+        )
+        if stop.wait(30):
+            return
+
+
 class Batches(threading.Thread):
     """Posts a 2,000-row CSV of coordinates every ``every`` seconds until stopped."""
 
-    def __init__(self, base: str, every: float) -> None:
+    def __init__(self, base: str, every: float, headers: dict[str, str]) -> None:
         super().__init__(daemon=True)
-        self.base, self.every = base, every
+        self.base, self.every, self.headers = base, every, headers
         self.outcomes: Counter[str] = Counter()
         self.stop = threading.Event()
         rng = random.Random(3)
@@ -97,7 +113,7 @@ class Batches(threading.Thread):
         self.body = ("id;lat;lon\n" + "\n".join(rows) + "\n").encode()
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=60) as client:
+        with httpx.Client(base_url=self.base, headers=self.headers, timeout=60) as client:
             while not self.stop.wait(self.every):
                 response = client.post(
                     "/v1/batch/csv",
@@ -108,7 +124,7 @@ class Batches(threading.Thread):
                 self.outcomes["ok" if whole else f"failed {response.status_code}"] += 1
 
 
-def _wrk(base: str, seconds: int, connections: int) -> str:
+def _wrk(base: str, seconds: int, connections: int, key: str) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_lua(_paths()))
     try:
@@ -121,6 +137,8 @@ def _wrk(base: str, seconds: int, connections: int) -> str:
                 "--latency",
                 "-s",
                 script.name,
+                "-H",
+                f"Authorization: Bearer {key}",
                 base,
             ],
             check=True,
@@ -141,16 +159,24 @@ def main() -> None:
     args = parser.parse_args()
     with topology(args.data_dir) as topo:
         assert topo.proxy is not None
-        _wrk(topo.proxy, 10, args.connections)  # warm-up: caches, lazy imports
+        _wrk(topo.proxy, 10, args.connections, topo.key)  # warm-up: caches, lazy imports
         before = _rss(topo)
-        batches = Batches(topo.proxy, args.batch_every)
+        batches = Batches(topo.proxy, args.batch_every, topo.headers)
         batches.start()
-        out = _wrk(topo.proxy, args.seconds, args.connections)
+        timeline: list[tuple[float, int]] = []
+        sampler = threading.Thread(target=_sample, args=(topo, batches.stop, timeline), daemon=True)
+        sampler.start()
+        out = _wrk(topo.proxy, args.seconds, args.connections, topo.key)
         batches.stop.set()
         batches.join()
+        sampler.join()
         after = _rss(topo)
     print(out)
     print(f"batches of 2,000 rows through nginx: {dict(batches.outcomes)}")
+    print(
+        "RSS of all the API workers together, MB, every 30 s: "
+        + ", ".join(f"{t:.0f}s {mb}" for t, mb in timeline)
+    )
     print(f"{'process':<24}{'RSS start MB':>14}{'RSS end MB':>12}{'growth':>8}")
     for name in before:
         end = after.get(name)
