@@ -22,7 +22,6 @@ import csv
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,16 +37,10 @@ from app.settings import Settings
 from app.spatial.geography import Geography
 from bench.batch_data import coordinate_rows, write_coordinates_csv
 from bench.bench_geocoder import BAN_BONDY, BAN_PARIS, GEODATA, degrade, read_rows
+from deploy.topology import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QPV2024 = GEODATA / "qpv2024" / "qpv2024_wgs84_rounded4.geojson"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _rss_mb(pid: int) -> float:
@@ -93,7 +86,7 @@ def _post(url: str, path: Path) -> tuple[float, int]:
 
 
 def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
     server = subprocess.Popen(
         [*command, "--port", str(port), "--no-access-log", "--log-level", "warning"],

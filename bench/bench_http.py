@@ -16,7 +16,6 @@ import argparse
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from deploy.topology import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOJSON = (
@@ -36,12 +37,6 @@ GEOJSON = (
 
 # label, ASGI app, factory?, path, working directory
 Server = tuple[str, str, bool, str, Path]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _lua(path: str, n: int = 2000) -> str:
@@ -147,7 +142,7 @@ def main() -> None:
     procs, urls = [], []
     try:
         for _label, app, factory, _path, cwd in servers:
-            port = _free_port()
+            port = free_port()
             procs.append(_serve(app, port, env, factory, cwd))
             urls.append(f"http://127.0.0.1:{port}")
         runs: list[list[tuple[float, float, float]]] = [[] for _ in servers]

@@ -34,8 +34,9 @@ from app.data.importer import import_qpv_file
 from app.db.loader import load_index
 from app.db.migrate import upgrade
 from app.db.session import make_engine
-from bench.bench_batch import _free_port, write_addresses
+from bench.bench_batch import write_addresses
 from bench.bench_geocoder import BAN_BONDY, BAN_PARIS, GEODATA
+from deploy.topology import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QPV_FILES = (
@@ -79,7 +80,7 @@ def run_job(
     env: dict[str, str], src: Path, dst: Path, workers: int, folder: Path
 ) -> dict[str, Any]:
     """Start the API and the workers, run one job end to end, stop them."""
-    port = _free_port()
+    port = free_port()
     procs = [
         _start(["-m", "app.cli", "worker"], env, folder / f"worker-{i}.log") for i in range(workers)
     ]

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import pytest
 
 from deploy.topology import NGINX, Topology, topology
 from tests.conftest import GEODATA
+from tests.jobs.conftest import wait_for
 
 pytestmark = [
     pytest.mark.topology,
@@ -73,16 +74,6 @@ def _submit(client: httpx.Client, data: bytes, **form: str | list[str]) -> str:
     return str(posted.json()["id"])
 
 
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _job(client: httpx.Client, job_id: str) -> dict[str, Any]:
     response = client.get(f"/v1/jobs/{job_id}")
     assert response.status_code == 200, response.text
@@ -96,7 +87,7 @@ def _done(client: httpx.Client, job_id: str, timeout: float = 180) -> dict[str, 
         assert body["state"] not in {"failed", "cancelled"}, body
         return body if body["state"] == "done" else None
 
-    result: dict[str, Any] = _wait(finished, timeout, f"job {job_id}")
+    result: dict[str, Any] = wait_for(finished, timeout, f"job {job_id}")
     return result
 
 
@@ -192,7 +183,7 @@ def test_a_uvicorn_worker_killed_mid_load_loses_no_request_behind_the_proxy(
     assert set(load.statuses) == {"ok"}, load.statuses
     assert load.statuses["ok"] > 50
     # uvicorn's supervisor replaces the dead worker.
-    _wait(lambda: len(_uvicorn_workers(deployment, "api1")) == 2, 60, "a new uvicorn worker")
+    wait_for(lambda: len(_uvicorn_workers(deployment, "api1")) == 2, 60, "a new uvicorn worker")
 
 
 def test_lookups_go_on_while_500_idle_connections_are_held_open(deployment: Topology) -> None:
@@ -222,7 +213,7 @@ def postgres_stopped(deployment: Topology) -> Iterator[Topology]:
     finally:
         deployment.postgres.start()
         for replica in deployment.replicas:
-            _wait(
+            wait_for(
                 lambda r=replica: httpx.get(f"{r}/readyz").json()["status"] == "ok",
                 60,  # type: ignore[misc]
                 "the database back",
@@ -255,7 +246,7 @@ def test_a_worker_killed_mid_job_leaves_a_complete_result_after_a_new_worker_sta
     data = _bondy_addresses(repeat=4)
     total = data.count(b"\n") - 1
     job_id = _submit(first, data, **ADDRESS_OPTIONS)
-    _wait(lambda: _job(second, job_id)["rows_done"] > 0, 120, "a first chunk")
+    wait_for(lambda: _job(second, job_id)["rows_done"] > 0, 120, "a first chunk")
     [worker] = deployment.workers
     deployment.processes.stop(worker, signal.SIGKILL)
     deployment.workers.remove(worker)
