@@ -24,8 +24,8 @@ from app.data.plausibility import ImportLimits, compare
 from app.data.reader import read_qpv_file
 from app.db.access import data_generation
 from app.db.session import make_engine
-from tests.conftest import BACKENDS, GEODATA, QPV2015_SHP, QPV2024_GEOJSON, _postgis_database
-from tests.data.stored import counts
+from tests.conftest import BACKENDS, GEODATA, QPV2015_SHP, QPV2024_GEOJSON
+from tests.data.stored import backend_database, counts
 
 LIMITS = ImportLimits.default()
 GOUTTE_D_OR = "QN07511M"
@@ -211,15 +211,8 @@ def official_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database of each backend holding the official 2024 file (dataset 1)."""
-    if request.param == "sqlite":
-        from app.db.migrate import upgrade
-
-        url = f"sqlite:///{tmp_path_factory.mktemp('official') / 'qpv.sqlite3'}"
-        upgrade(url)
-        import_qpv_file(make_engine(url), QPV2024_GEOJSON)
-        yield url
-        return
-    with _postgis_database("qpv_test_moved") as url:
+    folder = tmp_path_factory.mktemp("official")
+    with backend_database(request.param, folder, "qpv_test_moved") as url:
         import_qpv_file(make_engine(url), QPV2024_GEOJSON)
         yield url
 
