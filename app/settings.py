@@ -137,7 +137,8 @@ class Settings(BaseSettings):
     # Geometry compared with the dataset in use (issue 21), in metres. Defaults from the data:
     # in the 2015 -> 2024 redrawing no quartier that left more than half of its old ground
     # moved its centroid farther than 1.1 km (those that moved farther, up to 4.9 km, grew
-    # over their old ground); a re-export moves nothing by more than half its rounding step.
+    # over their old ground); a re-export moves centroids by metres, all alike by no more than
+    # half its rounding step.
     import_max_centroid_shift_m: float = Field(
         default=1500,
         gt=0,
