@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except QpvError as exc:
-        print(f"qpv: error: {exc.detail}", file=sys.stderr)
+        for line in exc.detail.splitlines():  # one line per problem, each one prefixed
+            print(f"qpv: error: {line}", file=sys.stderr)
         return 2
     return code
 

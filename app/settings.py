@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,6 +133,36 @@ class Settings(BaseSettings):
     import_max_area_change: float = Field(default=0.1, ge=0, description="change of the total area")
     import_max_quartier_area_change: float = Field(
         default=0.5, ge=0, description="area change of any quartier present in both"
+    )
+    # Geometry compared with the dataset in use (issue 21), in metres. Defaults from the data:
+    # in the 2015 -> 2024 redrawing no quartier that left more than half of its old ground
+    # moved its centroid farther than 1.1 km (those that moved farther, up to 4.9 km, grew
+    # over their old ground); a re-export moves centroids by metres, all alike by no more than
+    # half its rounding step.
+    import_max_centroid_shift_m: float = Field(
+        default=1500,
+        gt=0,
+        description="a quartier whose centroid moved farther, and that left more than "
+        "QPV_IMPORT_MAX_OVERLAP_LOST of its old ground, is refused",
+    )
+    import_max_overlap_lost: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="share of the smaller of a quartier's old and new shapes outside the other",
+    )
+    import_max_common_shift_m: float = Field(
+        default=15,
+        gt=0,
+        description="median displacement of every quartier (a CRS or datum mistake); the "
+        "2015 -> 2024 redrawing's is 0.3 m, a 4-decimal re-rounding's at most 6.7 m",
+    )
+    import_pause_at: Literal["read", "compared", "written", "announced", "committed"] | None = (
+        Field(
+            default=None,
+            description="fault injection for tests: an import stops at this step and waits "
+            "to be killed",
+        )
     )
     # GET /v1/qpv/{code}: a geometry past this many vertices is a 413 that asks for ?simplify=.
     geometry_max_vertices: int = Field(default=20_000, ge=4)

@@ -79,6 +79,11 @@ def options_from(args: argparse.Namespace) -> TagOptions:
 
 def build_tagger(settings: Settings) -> Tagger:
     """Load the index and the geocoders from the configured database."""
+    return load_tagger(settings)[0]
+
+
+def load_tagger(settings: Settings) -> tuple[Tagger, int]:
+    """``build_tagger``, and the data generation it was loaded from (read with the data)."""
     from app.data.runtime import load_runtime
     from app.db.session import make_engine
 
@@ -93,7 +98,8 @@ def build_tagger(settings: Settings) -> Tagger:
         gc.freeze()
         if collecting:
             gc.enable()
-    return Tagger.of(runtime.index, runtime.geocoders, settings, runtime.divisions)
+    tagger = Tagger.of(runtime.index, runtime.geocoders, settings, runtime.divisions)
+    return tagger, runtime.state.generation
 
 
 def run(args: argparse.Namespace) -> int:

@@ -209,12 +209,17 @@ class Health(BaseModel):
 
     status: Literal["ok", "degraded"] = Field(
         description="`ok`: every part answers; `degraded`: the index answers but the database "
-        "or a geocoder does not (point lookups still work)"
+        "or a geocoder does not (point lookups still work), or this process answers from "
+        "other data than the database's current one past the reload period"
     )
     checks: dict[str, str] = Field(
         default_factory=dict,
         description="`index`, `database` and `geocoder_NAME`: `ok`, `unreachable`, `down`; "
-        "`qpvYYYY`: the dataset version loaded for that geography",
+        "`qpvYYYY`: the dataset version this process answers from for that geography; "
+        "`generation` and `process`: its data generation and process id; `data`: `ok` (the "
+        "database's current data), `reloading` (within QPV_RELOAD_POLL_S and its load time "
+        "of a change), `behind` (past it: then `database_generation` and `database_qpvYYYY` "
+        "say what the database holds) or `unknown`",
     )
 
 

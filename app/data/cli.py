@@ -71,15 +71,17 @@ def _import(args: argparse.Namespace) -> int:
     settings = Settings()
     engine = open_database(settings.database_url)
     geography = Geography(args.geography) if args.geography else None
-    options = ImportOptions(limits=ImportLimits.of(settings), force=args.force)
+    options = ImportOptions(
+        limits=ImportLimits.of(settings), force=args.force, pause_at=settings.import_pause_at
+    )
     report = import_qpv_file(
         engine, args.path, geography, member=args.member, crs=args.crs, options=options
     )
     print(qpv_line(report, args.path))
-    if report.outcome in ("imported", "made current"):
-        _servers_reload(engine)
     if report.changes is not None:
         print(f"changes: {report.changes}")
+        for problem in report.changes.problems():  # past the limits, with --force
+            print(f"changes: {problem}")
     return 0
 
 
@@ -103,12 +105,11 @@ def _use(args: argparse.Namespace) -> int:
     from app.db.session import open_database
 
     engine = open_database(Settings().database_url)
-    dataset = use_dataset(engine, args.dataset_id)
-    _servers_reload(engine)
+    dataset, generation = use_dataset(engine, args.dataset_id)
     print(
         f"dataset {dataset.id} ({dataset.source_name}, {dataset.feature_count} QPV) is now "
-        f"the current {dataset.geography} dataset; running servers answer from it within "
-        "QPV_RELOAD_POLL_S"
+        f"the current {dataset.geography} dataset (data generation {generation}); running "
+        "servers answer from it within QPV_RELOAD_POLL_S"
     )
     return 0
 
@@ -129,9 +130,11 @@ def _sync(args: argparse.Namespace) -> int:
 
     settings = Settings()
     engine = open_database(settings.database_url)
-    options = ImportOptions(limits=ImportLimits.of(settings), reactivate=False)
+    options = ImportOptions(
+        limits=ImportLimits.of(settings), reactivate=False, pause_at=settings.import_pause_at
+    )
     lines: list[SyncLine] = []
-    imported = False
+    imported = False  # BAN files: the divisions and QPV imports publish themselves
     try:
         for line in sync_sources(
             engine,
@@ -147,7 +150,7 @@ def _sync(args: argparse.Namespace) -> int:
             for line in sync_ban(engine, settings.data_dir / "ban", settings.geocoder_dir):
                 print(line, flush=True)
                 imported = imported or line.outcome == "imported"
-        if imported or any(line.outcome in ("imported", "made current") for line in lines):
+        if imported:
             _servers_reload(engine)
     finally:
         engine.dispose()

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.db import divisions as repository
+from app.db.publication import publish
 from app.divisions import CommuneEntry, CommuneKind
 from app.errors import ImportRefused
 from app.hashing import file_sha256
@@ -124,6 +125,7 @@ def import_divisions(engine: Engine, path: Path, source_url: str | None = None) 
             divisions.entries,
             source_url,
         )
+        publish(session.connection())  # the newest package is the one in use: announce it
         report = DivisionsReport(stored.source_name, stored.sha256, stored.commune_count, True)
     log.debug("imported administrative divisions %s", report.source_name)
     return report

@@ -1,7 +1,8 @@
 """Compare a QPV file with the dataset in use before it may replace it.
 
 A file can be well formed and still wrong (another edition's extract, a truncated export,
-a broken vertex): what changed, and by how much, decides whether it goes live without `--force`.
+a broken vertex, quartiers moved): what changed, and by how much, decides whether it goes
+live without `--force`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from app.data.displacement import Displacements, displacements
 from app.settings import Settings
 
 # A degree of latitude, in kilometres: areas are compared, so a local approximation is enough.
 KM_PER_DEGREE = 111.32
+# Quartiers named in one line of a refusal; the count says how many more.
+MAX_NAMED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,9 @@ class ImportLimits:
     max_codes_gone: float
     max_area_change: float
     max_quartier_area_change: float
+    max_centroid_shift_m: float
+    max_overlap_lost: float
+    max_common_shift_m: float
 
     @classmethod
     def of(cls, settings: Settings) -> ImportLimits:
@@ -38,6 +45,9 @@ class ImportLimits:
             max_codes_gone=settings.import_max_codes_gone,
             max_area_change=settings.import_max_area_change,
             max_quartier_area_change=settings.import_max_quartier_area_change,
+            max_centroid_shift_m=settings.import_max_centroid_shift_m,
+            max_overlap_lost=settings.import_max_overlap_lost,
+            max_common_shift_m=settings.import_max_common_shift_m,
         )
 
     @classmethod
@@ -85,10 +95,12 @@ class Changes:
     new_area_km2: float
     # (code, relative area change) of the quartiers in both, largest change first.
     area_changes: tuple[tuple[str, float], ...]
+    displacements: Displacements
     exceeded: tuple[str, ...]
 
     def __str__(self) -> str:
         largest = ", ".join(f"{code} {_percent(r)}" for code, r in self.area_changes[:3])
+        moves = ", ".join(str(move) for move in self.displacements.largest)
         return (
             f"compared with dataset {self.old_id}: {self.new_count} QPV instead of "
             f"{self.old_count} ({_percent(_ratio(self.new_count, self.old_count))}), "
@@ -97,6 +109,33 @@ class Changes:
             f"{self.new_area_km2:.1f} km² instead of {self.old_area_km2:.1f} km² "
             f"({_percent(_ratio(self.new_area_km2, self.old_area_km2))})"
             + (f"; largest area changes: {largest}" if largest else "")
+            + (f"; largest moves: {moves}" if moves else "")
+        )
+
+    def problems(self) -> list[str]:
+        """One line per geometry problem past the limits, naming quartiers and distances."""
+        lines = []
+        if self.displacements.shift is not None:
+            lines.append(f"{self.displacements.shift} (QPV_IMPORT_MAX_COMMON_SHIFT_M)")
+        moved = self.displacements.moved
+        if moved:
+            named = ", ".join(str(move) for move in moved[:MAX_NAMED])
+            more = f", and {len(moved) - MAX_NAMED} more" if len(moved) > MAX_NAMED else ""
+            lines.append(
+                f"moved quartiers ({len(moved)}): {named}{more} "
+                "(QPV_IMPORT_MAX_CENTROID_SHIFT_M and QPV_IMPORT_MAX_OVERLAP_LOST)"
+            )
+        return lines
+
+    def refusal(self, source_name: str) -> str:
+        """Why a file is refused: the changes, then one line per geometry problem."""
+        return "\n".join(
+            [
+                f"{source_name} differs too much from the dataset in use "
+                f"({', '.join(self.exceeded)} past the limits): {self}; "
+                "import it anyway with --force",
+                *self.problems(),
+            ]
         )
 
 
@@ -107,8 +146,9 @@ def compare(
     limits: ImportLimits,
 ) -> Changes:
     """The changes from the dataset in use (``old``) to a new one, checked against ``limits``."""
-    old_areas = {code: area_km2(geom) for code, geom in old}
-    new_areas = {code: area_km2(geom) for code, geom in new}
+    old_geoms, new_geoms = dict(old), dict(new)
+    old_areas = {code: area_km2(geom) for code, geom in old_geoms.items()}
+    new_areas = {code: area_km2(geom) for code, geom in new_geoms.items()}
     common = old_areas.keys() & new_areas.keys()
     changes = sorted(
         ((code, _ratio(new_areas[code], old_areas[code])) for code in common),
@@ -117,6 +157,13 @@ def compare(
     changes = [(code, r) for code, r in changes if abs(r) >= 0.001]
     old_total, new_total = sum(old_areas.values()), sum(new_areas.values())
     gone = tuple(sorted(old_areas.keys() - new_areas.keys()))
+    moves = displacements(
+        old_geoms,
+        new_geoms,
+        max_centroid_shift_m=limits.max_centroid_shift_m,
+        max_overlap_lost=limits.max_overlap_lost,
+        max_common_shift_m=limits.max_common_shift_m,
+    )
     exceeded = [
         name
         for name, value, limit in (
@@ -128,6 +175,8 @@ def compare(
                 max((abs(r) for _, r in changes), default=0.0),
                 limits.max_quartier_area_change,
             ),
+            ("geography-wide shift", float(moves.shift is not None), 0.0),
+            ("quartiers moved", float(len(moves.moved)), 0.0),
         )
         if not np.isfinite(value) or value > limit
     ]
@@ -140,5 +189,6 @@ def compare(
         old_area_km2=old_total,
         new_area_km2=new_total,
         area_changes=tuple(changes),
+        displacements=moves,
         exceeded=tuple(exceeded),
     )

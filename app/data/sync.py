@@ -92,7 +92,8 @@ def qpv_line(report: ImportReport, path: Path) -> SyncLine:
         f"{path.name} -> dataset {report.dataset_id} ({report.dataset.state}), "
         f"geography {report.geography}, "
         f"{report.feature_count} QPV ({report.repaired_count} geometries repaired), "
-        f"sha256 {report.sha256[:12]}",
+        f"sha256 {report.sha256[:12]}"
+        + (f", data generation {report.generation}" if report.generation is not None else ""),
     )
 
 

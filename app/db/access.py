@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiKeyRow, DataGeneration
+from app.db.publication import publish
 from app.errors import InvalidInput, NotFound
 from app.keys import SHOWN_CHARS, ApiKey, format_scopes, key_hash, new_token, parse_scopes
 
@@ -88,11 +89,5 @@ def data_generation(engine: Engine) -> int:
 
 def bump_generation(engine: Engine) -> int:
     """Move the data generation on, so that every server worker reloads; returns it."""
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(DataGeneration)
-            .where(DataGeneration.id == 1)
-            .values(generation=DataGeneration.generation + 1, changed_at=datetime.now(UTC))
-        )
-        value = session.scalar(select(DataGeneration.generation).where(DataGeneration.id == 1))
-    return int(value or 0)
+    with engine.begin() as conn:
+        return publish(conn)

@@ -95,11 +95,15 @@ def import_entries(session: Session, import_id: int) -> list[CommuneEntry]:
     ]
 
 
-def load_divisions(engine: Engine) -> AdminDivisions | None:
-    """The reference in use, or None when none is imported (or the tables are missing)."""
+def load_divisions(engine: Engine, import_id: int | None = None) -> AdminDivisions | None:
+    """The reference of one import (default: the one in use), or None when none is imported
+    (or the tables are missing)."""
     try:
         with Session(engine) as session:
-            stored = current_import(session)
+            if import_id is None:
+                stored = current_import(session)
+            else:
+                stored = session.get(DivisionsImport, import_id)
             if stored is None:
                 return None
             entries = import_entries(session, stored.id)

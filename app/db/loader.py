@@ -6,6 +6,7 @@ The adapter that composes storage and the spatial core: the core knows no databa
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 
 from sqlalchemy import Engine
@@ -58,12 +59,17 @@ def ensure_grid(engine: Engine, dataset_id: int) -> None:
         store_grid(engine, index)
 
 
-def load_index(engine: Engine, divisions: AdminDivisions | None = None) -> QpvIndex:
-    """Load the dataset in use for every geography into a fresh index; the administrative
-    divisions, when given, name the communes that a file gives by INSEE code only."""
+def load_index(
+    engine: Engine,
+    divisions: AdminDivisions | None = None,
+    datasets: Iterable[DatasetInfo] | None = None,
+) -> QpvIndex:
+    """Load ``datasets`` (default: the dataset in use for every geography) into a fresh index;
+    the administrative divisions, when given, name the communes that a file gives by INSEE
+    code only."""
     geographies: dict[Geography, GeographyIndex] = {}
     with Session(engine) as session:
-        for dataset in repositories.current_datasets(session):
+        for dataset in repositories.current_datasets(session) if datasets is None else datasets:
             geographies[dataset.geography] = build_geography(session, dataset, divisions)
     for index in geographies.values():
         if not index.grid_loaded:

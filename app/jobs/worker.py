@@ -33,7 +33,7 @@ from app.errors import QpvError
 from app.jobs.records import JobRecord, JobState, dump_options
 from app.jobs.service import Jobs
 from app.settings import Settings
-from app.tag_cli import build_tagger
+from app.tag_cli import load_tagger
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,16 +128,8 @@ async def _close_geocoders(tagger: Tagger) -> None:
 
 
 def load_data(settings: Settings) -> tuple[Tagger, int]:
-    """A tagger of the database's current data, and the data generation it is."""
-    from app.db.access import data_generation
-    from app.db.session import make_engine
-
-    engine = make_engine(settings.database_url)
-    try:
-        generation = data_generation(engine)  # read first: an import meanwhile is seen next time
-    finally:
-        engine.dispose()
-    return build_tagger(settings), generation
+    """A tagger of the database's current data, and the data generation it is (read together)."""
+    return load_tagger(settings)
 
 
 async def _discard(jobs: Jobs, job_id: str) -> None:

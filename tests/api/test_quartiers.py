@@ -154,8 +154,12 @@ def test_probes_report_live_and_ready(client: TestClient) -> None:
     assert ready.status_code == 200
     assert ready.json()["status"] == "ok"
     checks = ready.json()["checks"]
-    assert set(checks) == {"index", "database", "qpv2015", "qpv2024", "divisions"}
+    assert set(checks) == {
+        *("index", "database", "qpv2015", "qpv2024", "divisions"),
+        *("data", "generation", "process"),
+    }
     assert checks["divisions"] == "c189ffd5b33f"
+    assert checks["data"] == "ok"  # answering from the database's current data
 
 
 def test_an_empty_database_is_live_but_not_ready(sqlite_url: str) -> None:

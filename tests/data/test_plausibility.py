@@ -53,7 +53,10 @@ def test_changes_past_a_limit_are_named(
 def test_the_report_says_by_how_much_the_largest_quartiers_changed() -> None:
     shrunk = [*OLD[:-1], (OLD[-1][0], _square(2.68, 0.005))]
     text = str(compare(3, OLD, shrunk, LIMITS))
-    assert text.endswith(f"largest area changes: {OLD[-1][0]} -75.0%")
+    # Its centroid moved too (a quarter of the square towards its south-west corner).
+    assert text.endswith(
+        f"largest area changes: {OLD[-1][0]} -75.0%; largest moves: {OLD[-1][0]} 333 m south-west"
+    )
 
 
 def test_the_report_names_the_first_codes_gone_and_new() -> None:

@@ -169,7 +169,7 @@ def _too_new(path: Path) -> None:
         ),
         (
             _too_new,
-            r"is at revision 9999, which this code does not know \(it needs \d+\): run the "
+            r"is at revision 9999, which this code does not know \(it needs \w+\): run the "
             r"version of the service that migrated it, or restore a backup$",
         ),
     ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.base import Base
@@ -27,10 +27,13 @@ class ApiKeyRow(Base):
 
 
 class DataGeneration(Base):
-    """One row: bumped by every import and reload; each server worker reloads when it moves."""
+    """One row: bumped by every import and reload, in the transaction that changes the data;
+    each server worker reloads when it moves (see ``app.db.publication``)."""
 
     __tablename__ = "data_generation"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(Integer)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The key of the state this generation announced (``DataState.key``); NULL before 0007.
+    announced: Mapped[str | None] = mapped_column(Text)
