@@ -108,7 +108,7 @@ _CITY_NAMES = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
 
 
 def context(citycode: str | None) -> str | None:
-    """"93, Seine-Saint-Denis, Île-de-France" for a commune code; None when unknown."""
+    """ "93, Seine-Saint-Denis, Île-de-France" for a commune code; None when unknown."""
     if not citycode:
         return None
     dep = departement_of_citycode(citycode)
@@ -120,7 +120,7 @@ def context(citycode: str | None) -> str | None:
 
 
 def district(citycode: str | None) -> str | None:
-    """"Paris 18e Arrondissement" for an arrondissement's code, None for other communes."""
+    """ "Paris 18e Arrondissement" for an arrondissement's code, None for other communes."""
     city = _CITY_OF_DISTRICT.get(citycode or "")
     if city is None or citycode is None:
         return None

@@ -196,7 +196,9 @@ class Completer:
         """The communes the postcode typed and the caller's filter leave, None for all."""
         allowed = citycodes
         if typed.postcode is not None:
-            by_postcode = frozenset(self.geocoder.tables[2].postcode_communes.get(typed.postcode, ()))
+            by_postcode = frozenset(
+                self.geocoder.tables[2].postcode_communes.get(typed.postcode, ())
+            )
             allowed = by_postcode if allowed is None else allowed & by_postcode
         return allowed
 
@@ -226,21 +228,24 @@ class Completer:
         return int(sum(self.post_off[hi] - self.post_off[lo] for lo, hi in ranges))
 
     def _names(self, ranges: list[list[tuple[int, int]]]) -> NDArray[np.int64]:
-        """Name ids holding every word, heaviest first (at most KEPT_NAMES... more)."""
+        """Ids of the names holding every word, heaviest first: all of them when the rarest
+        word is in few names, else the first KEPT_NAMES or so in order of weight."""
         counts = [self._count(r) for r in ranges]
         driver = int(np.argmin(counts))
         others = [r for i, r in enumerate(ranges) if i != driver]
         if counts[driver] <= DENSE:
-            parts = [self.post_names[self.post_off[lo] : self.post_off[hi]] for lo, hi in ranges[driver]]
-            names = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int32)
-            return names[self._holds(names, others)].astype(np.int64)
+            parts = [
+                self.post_names[self.post_off[lo] : self.post_off[hi]] for lo, hi in ranges[driver]
+            ]
+            found = np.unique(np.concatenate(parts)).astype(np.int64)
+            return found[self._holds(found, others)]
         kept: list[NDArray[np.int64]] = []
         total = 0
         for start in range(0, min(len(self.keys), MAX_SCANNED), CHUNK):
-            names = np.arange(start, min(start + CHUNK, len(self.keys)), dtype=np.int64)
-            names = names[self._holds(names, ranges)]
-            kept.append(names)
-            total += len(names)
+            chunk = np.arange(start, min(start + CHUNK, len(self.keys)), dtype=np.int64)
+            chunk = chunk[self._holds(chunk, ranges)]
+            kept.append(chunk)
+            total += len(chunk)
             if total >= KEPT_NAMES:
                 break
         return np.concatenate(kept) if kept else np.empty(0, np.int64)
@@ -384,7 +389,9 @@ def _reordered(
 def _gather(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.int64]:
     """The positions ``starts[i] .. starts[i] + lengths[i]``, all concatenated."""
     ends = np.cumsum(lengths)
-    return np.repeat(starts - ends + lengths, lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
+    return np.repeat(starts - ends + lengths, lengths) + np.arange(
+        int(ends[-1]) if len(ends) else 0
+    )
 
 
 def _codes(column: Any) -> tuple[NDArray[np.int64], dict[str, int]]:

@@ -13,16 +13,15 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from app.geocoding.base import Candidate, MatchType
-
-if TYPE_CHECKING:
-    from app.geocoding.local.geocoder import LocalGeocoder
+from app.geocoding.local.geocoder import LocalGeocoder
 
 CELL_DEG = 0.005  # about 550 m north-south, 370 m east-west in the hexagone
 MAX_RINGS = 4  # beyond about 1.5 km nothing is said to be "at" a position
@@ -63,7 +62,9 @@ class ReverseIndex:
         self.offsets = np.append(first, len(order)).astype(np.int64)
         self.streets = street[order].astype(np.int64)
 
-    def nearest(self, lon: float, lat: float, limit: int = 1, kind: MatchType | None = None) -> list[Nearby]:
+    def nearest(
+        self, lon: float, lat: float, limit: int = 1, kind: MatchType | None = None
+    ) -> list[Nearby]:
         """Up to ``limit`` places nearest (lon, lat): address points, or their streets or
         communes when ``kind`` asks for those (one each)."""
         cx, cy = _cell(lon), _cell(lat)
@@ -87,7 +88,9 @@ class ReverseIndex:
         self, cx: int, cy: int, rings: int, lon: float, lat: float, kx: float
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Address points of the streets around a cell, with their distances in metres."""
-        xs, ys = np.meshgrid(np.arange(cx - rings, cx + rings + 1), np.arange(cy - rings, cy + rings + 1))
+        xs, ys = np.meshgrid(
+            np.arange(cx - rings, cx + rings + 1), np.arange(cy - rings, cy + rings + 1)
+        )
         wanted = _key(xs.ravel(), ys.ravel())
         at = np.searchsorted(self.keys, wanted)
         at = at[(at < len(self.keys))]
@@ -104,12 +107,18 @@ class ReverseIndex:
         return points, np.sqrt(dx * dx + dy * dy)
 
     def _distinct(
-        self, points: NDArray[np.int64], dist: NDArray[np.float64], limit: int, kind: MatchType | None
+        self,
+        points: NDArray[np.int64],
+        dist: NDArray[np.float64],
+        limit: int,
+        kind: MatchType | None,
     ) -> list[Nearby]:
         owner = np.searchsorted(self.end, points, side="right")
         out: list[Nearby] = []
         seen: set[Any] = set()
-        for point, street, metres in zip(points.tolist(), owner.tolist(), dist.tolist(), strict=True):
+        for point, street, metres in zip(
+            points.tolist(), owner.tolist(), dist.tolist(), strict=True
+        ):
             key = self._key(point, street, kind)
             if key in seen:
                 continue
@@ -149,11 +158,16 @@ def _cell(degrees: float) -> int:
 
 
 def _key(x: NDArray[Any], y: NDArray[Any]) -> NDArray[np.int64]:
-    return (np.asarray(x, dtype=np.int64) + _SHIFT) * (2 * _SHIFT) + (np.asarray(y, dtype=np.int64) + _SHIFT)
+    return (np.asarray(x, dtype=np.int64) + _SHIFT) * (2 * _SHIFT) + (
+        np.asarray(y, dtype=np.int64) + _SHIFT
+    )
 
 
 def _street_cells(
-    lon: NDArray[np.float64], lat: NDArray[np.float64], start: NDArray[np.int64], end: NDArray[np.int64]
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    start: NDArray[np.int64],
+    end: NDArray[np.int64],
 ) -> tuple[NDArray[np.int64], ...]:
     """The box of each street's address points, in cells (streets own contiguous slices)."""
     if not len(start):
@@ -165,7 +179,12 @@ def _street_cells(
     at = start - start[0]
     boxes = [
         np.floor(reduce.reduceat(values[span], at) / CELL_DEG).astype(np.int64)
-        for reduce, values in ((np.minimum, lon), (np.minimum, lat), (np.maximum, lon), (np.maximum, lat))
+        for reduce, values in (
+            (np.minimum, lon),
+            (np.minimum, lat),
+            (np.maximum, lon),
+            (np.maximum, lat),
+        )
     ]
     return tuple(boxes)
 
@@ -183,3 +202,22 @@ def reverse_index(geocoder: LocalGeocoder) -> ReverseIndex:
             if found is None:
                 found = _INDEXES[geocoder] = ReverseIndex(geocoder)
     return found
+
+
+def reverse_of(geocoders: Iterable[Any]) -> ReverseIndex | None:
+    """The reverse index of the first offline geocoder among ``geocoders`` (unwrapped)."""
+    local = local_geocoder(geocoders)
+    return reverse_index(local) if local is not None else None
+
+
+def local_geocoder(geocoders: Iterable[Any]) -> LocalGeocoder | None:
+    """The offline geocoder among ``geocoders``, seen through wrappers (metrics, fallback)."""
+    for geocoder in geocoders:
+        inner = geocoder
+        while not isinstance(inner, LocalGeocoder):
+            inner = getattr(inner, "inner", None) or getattr(inner, "primary", None)
+            if inner is None:
+                break
+        if isinstance(inner, LocalGeocoder):
+            return inner
+    return None

@@ -1,0 +1,131 @@
+"""Search (with autocompletion) and reverse, answered as API Adresse answers them.
+
+Each feature carries the QPV answer for its position, decided as ``/v1/address`` decides it:
+the first feature of a search is exactly the answer ``/v1/address`` gives for the same text
+(``ambiguous`` when close rivals disagree, ``street_partial``, ``not_found`` below the
+minimum score...); each other feature is answered as if it were the only candidate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyproj import Geod
+
+from app.addresses import AddressResolver, validate
+from app.adresse import geocodejson
+from app.adresse.params import ReverseParams, SearchParams
+from app.codes import commune_code
+from app.errors import NotReady, UpstreamError
+from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
+from app.geocoding.hints import SearchHints
+from app.geocoding.local.complete import Completer, completer
+from app.geocoding.local.geocoder import LocalGeocoder
+from app.geocoding.local.reverse import local_geocoder, reverse_index
+
+_GEOD = Geod(ellps="GRS80")
+
+
+class AdresseApi:
+    """API Adresse's ``/search/`` and ``/reverse/`` over the service's geocoders."""
+
+    def __init__(self, resolver: AddressResolver) -> None:
+        self.resolver = resolver
+        self.local: LocalGeocoder | None = local_geocoder(resolver.geocoders.values())
+
+    async def search(self, params: SearchParams) -> dict[str, Any]:
+        """A FeatureCollection of the candidates for ``params.q``, best first."""
+        query = validate(
+            AddressQuery(q=params.q, code_postal=params.postcode, citycode=params.citycode),
+            self.resolver.divisions,
+        )
+        geocoder = self.resolver.geocoder(None)
+        result = await geocoder.geocode(query, limit=params.limit)
+        if result.error is not None:
+            raise UpstreamError(
+                f"the {geocoder.name} geocoder failed: {result.error.value}",
+                provider=geocoder.name,
+                error=result.error.value,
+            )
+        candidates = result.candidates
+        complete = self._completer() if params.autocomplete else None
+        if complete is not None:
+            scope = frozenset([params.citycode]) if params.citycode else None
+            typed = query.q or params.q
+            candidates = _merged(candidates, complete.complete(typed, params.limit, scope))
+        candidates = [c for c in candidates if _passes(c, params)]
+        hints = SearchHints(params.limit, params.type, params.near)
+        found = hints.apply(GeocodeResult(candidates)).candidates
+        features = self._features(query, found, geocoder, params, complete)
+        return geocodejson.collection(
+            features, params.limit, params.q, params.filters(), params.near
+        )
+
+    def reverse(self, params: ReverseParams) -> dict[str, Any]:
+        """A FeatureCollection of the places nearest (lon, lat), nearest first."""
+        if self.local is None:
+            raise NotReady(
+                "reverse geocoding needs the offline geocoder's tables (QPV_GEOCODERS=local)"
+            )
+        nearby = reverse_index(self.local).nearest(
+            params.lon, params.lat, params.limit, params.type
+        )
+        complete = completer(self.local)
+        features = []
+        for place in nearby:
+            cand = place.candidate
+            answer = self.resolver.answer(
+                AddressQuery(q=cand.label), GeocodeResult([cand]), self.local,
+                params.when.geography, params.when.as_of,
+            )  # fmt: skip
+            importance = complete.importance(cand)
+            features.append(geocodejson.feature(cand, answer, importance, place.distance_m))
+        filters = {"type": [params.type.value]} if params.type else None
+        return geocodejson.collection(features, params.limit, filters=filters)
+
+    def _completer(self) -> Completer | None:
+        return completer(self.local) if self.local is not None else None
+
+    def _features(
+        self,
+        query: AddressQuery,
+        found: list[Candidate],
+        geocoder: Geocoder,
+        params: SearchParams,
+        complete: Completer | None,
+    ) -> list[dict[str, Any]]:
+        """Each candidate with its QPV answer (the first as /v1/address answers the query)."""
+        when = params.when
+        features = []
+        for j, cand in enumerate(found):
+            # The first is weighed against its rivals, as /v1/address does; the others alone.
+            ranked = GeocodeResult(found if j == 0 else [cand])
+            answer = self.resolver.answer(query, ranked, geocoder, when.geography, when.as_of)
+            importance = complete.importance(cand) if complete is not None else None
+            distance = _metres(cand, params.near) if params.near else None
+            features.append(geocodejson.feature(cand, answer, importance, distance))
+        return features
+
+
+def _merged(searched: list[Candidate], completed: list[Candidate]) -> list[Candidate]:
+    """Both lists, each place once with its better score, best first."""
+    best: dict[tuple[str, str | None], Candidate] = {}
+    for cand in [*searched, *completed]:
+        key = (cand.label, cand.id)
+        if key not in best or cand.score > best[key].score:
+            best[key] = cand
+    return sorted(best.values(), key=lambda c: -c.score)
+
+
+def _passes(candidate: Candidate, params: SearchParams) -> bool:
+    """API Adresse's postcode and citycode filters: strict, where the search weighs them."""
+    if params.postcode and candidate.postcode != params.postcode:
+        return False
+    codes = (candidate.citycode, commune_code(candidate.citycode or ""))
+    return params.citycode is None or params.citycode in codes
+
+
+def _metres(candidate: Candidate, near: tuple[float, float]) -> float:
+    """Metres from the point to prefer (addok's ``distance`` when a point is given)."""
+    _, _, metres = _GEOD.inv(near[0], near[1], candidate.lon, candidate.lat)
+    return float(metres)
