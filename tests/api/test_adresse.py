@@ -20,6 +20,12 @@ QPV_COLUMNS = [
     "qpv_reason",
 ]
 TABARLY = "4 Rue Eric Tabarly 93140 Bondy"
+
+
+def INVALID(name: str) -> str:  # noqa: N802 (reads as addok's message)
+    return f'The "{name}" parameter is invalid.'
+
+
 ADMISSIONS = (
     "id;adresse;code_postal;ville\n"
     "1;4 rue Eric Tabarly;93140;Bondy\n"
@@ -117,8 +123,8 @@ def test_reverse_answers_the_nearest_address_with_its_distance(
     [
         ("", 400, "q", 'The "q" parameter is required.'),
         ("?q=", 400, "q", 'The "q" parameter is required.'),
-        ("?q=abc&limit=x", 400, "limit", 'The "limit" parameter is invalid. The value must be an integer.'),
-        ("?q=abc&limit=101", 400, "limit", 'The "limit" parameter is invalid. out of range (1..100)'),
+        ("?q=abc&limit=x", 400, "limit", f"{INVALID('limit')} The value must be an integer."),
+        ("?q=abc&limit=101", 400, "limit", f"{INVALID('limit')} out of range (1..100)"),
         ("?q=abc&lat=100&lon=2", 400, "lat", 'The "lat" parameter is invalid. out of range'),
         ("?q=abc&lat=48", 400, "lon", 'The "lon" parameter is required.'),
         ("?q=abc&type=city", 400, "type", None),
