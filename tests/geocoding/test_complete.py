@@ -78,6 +78,8 @@ def test_a_common_word_alone_answers_the_heaviest_streets_first(
         ("4 rue eric tab", "4", ("rue", "eric", "tab"), None, True),
         ("12 bis bd X 75019 ", "12 b", ("bd", "x"), "75019", False),
         ("rue du 8 mai 1945", None, ("rue", "du", "8", "mai", "1945"), None, True),
+        ("22bis rue x", "22 b", ("rue", "x"), None, True),
+        ("75018 paris", None, ("paris",), "75018", True),
     ],
 )
 def test_a_query_is_split_as_typed(

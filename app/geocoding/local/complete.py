@@ -14,6 +14,7 @@ over the distinct names, not over the streets.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from bisect import bisect_left
@@ -66,13 +67,18 @@ def split_typed(text: str) -> Typed:
     tokens = fold(text).split()
     open_ = bool(text) and not text[-1].isspace() and not text.rstrip().endswith(",")
     number = None
-    if len(tokens) > 1 and tokens[0].isdigit() and len(tokens[0]) <= 5:
-        rep = tokens[1] if len(tokens) > 2 and _is_rep(tokens[1]) else ""
-        number = parse_housenumber(f"{tokens[0]} {rep}".strip())
-        tokens = tokens[2:] if rep else tokens[1:]
+    glued = _GLUED_NUMBER.fullmatch(tokens[0]) if len(tokens) > 1 else None
+    if glued is not None:
+        # "4", "4 bis", "22bis", "28p": the house number and its repetition index.
+        rep = glued.group(2) or (tokens[1] if len(tokens) > 2 and _is_rep(tokens[1]) else "")
+        number = parse_housenumber(f"{glued.group(1)} {rep}".strip())
+        tokens = tokens[2:] if rep and not glued.group(2) else tokens[1:]
     postcode = next((t for t in tokens if len(t) == 5 and t.isdigit()), None)
     words = tuple(t for t in tokens if t != postcode)
     return Typed(number, words, postcode, open_ and bool(words) and tokens[-1] == words[-1])
+
+
+_GLUED_NUMBER = re.compile(r"(\d{1,4})([a-z]{1,6}\d?)?")
 
 
 def _is_rep(token: str) -> bool:
