@@ -13,6 +13,11 @@ On a geocoder store (the national synthetic one of ``bench/make_national_ban.py`
 
     nice -n 10 .venv/bin/python bench/bench_adresse.py --store DIR [--sample 300] [--seed 42]
     .venv/bin/python bench/bench_adresse.py --database sqlite:///var/qpv.sqlite3
+    nice -n 10 .venv/bin/python bench/bench_adresse.py --ban-dir /tmp/national/ban26m \
+        --store /tmp/national/store     # builds the store from the files first if missing
+
+``--ban-dir`` writes the store straight from the BAN files (two passes over them, no
+database): the same tables as ``qpv geocoder import`` + the mapped store, in less time.
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.geocoding.ban_file import read_ban_file, streets_to_store  # noqa: E402
 from app.geocoding.base import AddressQuery  # noqa: E402
 from app.geocoding.local import LocalGeocoder  # noqa: E402
 from app.geocoding.local.complete import completer  # noqa: E402
 from app.geocoding.local.reverse import reverse_index  # noqa: E402
-from app.geocoding.local.store import open_store  # noqa: E402
+from app.geocoding.local.store import is_store, open_store, write_store  # noqa: E402
+from app.geocoding.local.tables import AddressRecord, StreetRecord  # noqa: E402
 
 
 def _private_mb() -> float:
@@ -60,14 +67,15 @@ def _step(fn: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
 
 def _percentiles(values: list[float]) -> dict[str, float]:
     ms = np.array(values) * 1000
-    return {
-        f"p{q}": round(float(np.percentile(ms, q)), 3) for q in (50, 95, 99)
-    } | {"max": round(float(ms.max()), 3), "n": len(values)}
+    return {f"p{q}": round(float(np.percentile(ms, q)), 3) for q in (50, 95, 99)} | {
+        "max": round(float(ms.max()), 3),
+        "n": len(values),
+    }
 
 
 def sample(geocoder: LocalGeocoder, n: int, seed: int) -> list[tuple[str, int]]:
     """(full text, address position) of n addresses drawn uniformly."""
-    streets, addresses, ix = geocoder.tables
+    streets, addresses, _ = geocoder.tables
     rng = random.Random(seed)
     owner = np.searchsorted(np.asarray(streets.end), np.arange(len(addresses)), side="right")
     out = []
@@ -126,7 +134,44 @@ def reverse(geocoder: LocalGeocoder, positions: list[int], seed: int) -> dict[st
         near = index.nearest(lon, lat, 1)
         cpu_times.append(time.thread_time() - cpu)
         found_within += bool(near) and near[0].distance_m <= 35.0
-    return {"cpu_ms": _percentiles(cpu_times), "found_within_35_m": f"{found_within}/{len(positions)}"}
+    return {
+        "cpu_ms": _percentiles(cpu_times),
+        "found_within_35_m": f"{found_within}/{len(positions)}",
+    }
+
+
+def _street_chunks(paths: list[Path]) -> Any:
+    """Street rows of every file, ids in file order (as an import into a database numbers them)."""
+    first = 0
+    for path in paths:
+        rows = streets_to_store(read_ban_file(path))
+        yield [
+            StreetRecord(first + i, s.citycode, s.postcode, s.city, s.old_city, s.delivery_city,
+                         s.name, s.name_norm, s.ban_id, s.lon, s.lat)
+            for i, s in enumerate(rows)
+        ]  # fmt: skip
+        first += len(rows)
+
+
+def _address_chunks(paths: list[Path]) -> Any:
+    """Address rows of every file, sorted by street then number (a second read of the files)."""
+    first = 0
+    for path in paths:
+        ban = read_ban_file(path)
+        street = np.asarray(ban.street_index, dtype=np.int64)
+        order = np.lexsort((np.asarray(ban.rep), np.asarray(ban.numero), street)).tolist()
+        yield [
+            AddressRecord(first + int(street[k]), ban.numero[k], ban.rep[k], ban.lon[k],
+                          ban.lat[k], ban.ban_id[k])
+            for k in order
+        ]  # fmt: skip
+        first += len(ban.streets)
+
+
+def store_from_files(ban_dir: Path, store: Path) -> None:
+    """The geocoder store of every BAN file of a folder, written without a database."""
+    paths = sorted(ban_dir.glob("adresses-*.csv*"))
+    write_store(store, _street_chunks(paths), _address_chunks(paths))
 
 
 def main() -> int:
@@ -136,11 +181,14 @@ def main() -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--store", type=Path, help="a geocoder store folder (meta.json)")
     where.add_argument("--database", help="a database URL with the offline geocoder")
+    parser.add_argument("--ban-dir", type=Path, help="with --store: build it from these files")
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     report: dict[str, Any] = {"load_average": os.getloadavg()}
+    if args.ban_dir and args.store and not is_store(args.store):
+        _, report["store_from_files"] = _step(lambda: store_from_files(args.ban_dir, args.store))
     if args.store:
         geocoder, report["open"] = _step(lambda: LocalGeocoder(*open_store(args.store)))
     else:
