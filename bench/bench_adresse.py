@@ -23,7 +23,6 @@ database): the same tables as ``qpv geocoder import`` + the mapped store, in les
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -44,6 +43,7 @@ from app.geocoding.local.complete import completer  # noqa: E402
 from app.geocoding.local.reverse import reverse_index  # noqa: E402
 from app.geocoding.local.store import is_store, open_store, write_store  # noqa: E402
 from app.geocoding.local.tables import AddressRecord, StreetRecord  # noqa: E402
+from bench.bench_national import write_report  # noqa: E402
 
 
 def _private_mb() -> float:
@@ -204,11 +204,7 @@ def main() -> int:
     report["typing"] = type_addresses(geocoder, [t for t, _ in chosen])
     report["reverse"] = reverse(geocoder, [a for _, a in chosen], args.seed)
     report["load_average_end"] = os.getloadavg()
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_report(report, args.json)
     return 0
 
 

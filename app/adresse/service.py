@@ -12,11 +12,11 @@ from typing import Any
 
 from pyproj import Geod
 
-from app.addresses import AddressResolver, validate
+from app.addresses import AddressResolver, raise_for_error, validate
 from app.adresse import geocodejson
 from app.adresse.params import ReverseParams, SearchParams
 from app.codes import commune_code
-from app.errors import NotReady, UpstreamError
+from app.errors import NotReady
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
 from app.geocoding.hints import SearchHints
 from app.geocoding.local.complete import Completer, completer
@@ -41,12 +41,7 @@ class AdresseApi:
         )
         geocoder = self.resolver.geocoder(None)
         result = await geocoder.geocode(query, limit=params.limit)
-        if result.error is not None:
-            raise UpstreamError(
-                f"the {geocoder.name} geocoder failed: {result.error.value}",
-                provider=geocoder.name,
-                error=result.error.value,
-            )
+        raise_for_error(geocoder, result)
         candidates = result.candidates
         complete = self._completer() if params.autocomplete else None
         if complete is not None:

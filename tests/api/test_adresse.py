@@ -9,16 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.batch.options import QPV_COLUMNS
 from app.geocoding.adresse import REVERSE_CSV_COLUMNS, SEARCH_CSV_COLUMNS
 
-QPV_COLUMNS = [
-    "qpv_status",
-    "qpv_code",
-    "qpv_name",
-    "qpv_distance_m",
-    "qpv_geography",
-    "qpv_reason",
-]
 TABARLY = "4 Rue Eric Tabarly 93140 Bondy"
 
 

@@ -15,8 +15,6 @@ over the distinct names, not over the streets.
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from numpy.typing import NDArray
 
 from app.folding import fold
 from app.geocoding.base import Candidate, MatchType
+from app.geocoding.local.once import PerGeocoder
 from app.geocoding.normalize import (
     ARTICLES,
     STREET_TYPES,
@@ -409,16 +408,5 @@ def _codes(column: Any) -> tuple[NDArray[np.int64], dict[str, int]]:
     return np.asarray(codes, dtype=np.int64), code_of
 
 
-_LOCK = threading.Lock()
-_COMPLETERS: weakref.WeakKeyDictionary[Any, Completer] = weakref.WeakKeyDictionary()
-
-
-def completer(geocoder: LocalGeocoder) -> Completer:
-    """The completer of a geocoder, built on first use (once, whichever thread asks first)."""
-    found = _COMPLETERS.get(geocoder)
-    if found is None:
-        with _LOCK:
-            found = _COMPLETERS.get(geocoder)
-            if found is None:
-                found = _COMPLETERS[geocoder] = Completer(geocoder)
-    return found
+# The completer of a geocoder: completer(geocoder), built on first use.
+completer: PerGeocoder[Completer] = PerGeocoder(Completer)

@@ -11,8 +11,6 @@ once per geocoder.
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +20,7 @@ from numpy.typing import NDArray
 
 from app.geocoding.base import Candidate, MatchType
 from app.geocoding.local.geocoder import LocalGeocoder
+from app.geocoding.local.once import PerGeocoder
 
 CELL_DEG = 0.005  # about 550 m north-south, 370 m east-west in the hexagone
 MAX_RINGS = 4  # beyond about 1.5 km nothing is said to be "at" a position
@@ -189,19 +188,8 @@ def _street_cells(
     return tuple(boxes)
 
 
-_LOCK = threading.Lock()
-_INDEXES: weakref.WeakKeyDictionary[Any, ReverseIndex] = weakref.WeakKeyDictionary()
-
-
-def reverse_index(geocoder: LocalGeocoder) -> ReverseIndex:
-    """The reverse index of a geocoder, built on first use (once, whichever thread asks)."""
-    found = _INDEXES.get(geocoder)
-    if found is None:
-        with _LOCK:
-            found = _INDEXES.get(geocoder)
-            if found is None:
-                found = _INDEXES[geocoder] = ReverseIndex(geocoder)
-    return found
+# The reverse index of a geocoder: reverse_index(geocoder), built on first use.
+reverse_index: PerGeocoder[ReverseIndex] = PerGeocoder(ReverseIndex)
 
 
 def reverse_of(geocoders: Iterable[Any]) -> ReverseIndex | None:
