@@ -42,16 +42,18 @@ class AdresseApi:
         geocoder = self.resolver.geocoder(None)
         result = await geocoder.geocode(query, limit=params.limit)
         raise_for_error(geocoder, result)
-        candidates = result.candidates
+        hints = SearchHints(params.limit, params.type, params.near)
+        searched = hints.apply(GeocodeResult([c for c in result.candidates if _passes(c, params)]))
+        candidates = searched.candidates
         complete = self._completer() if params.autocomplete else None
         if complete is not None:
             scope = frozenset([params.citycode]) if params.citycode else None
             typed = query.q or params.q
-            candidates = _merged(candidates, complete.complete(typed, params.limit, scope))
-        candidates = [c for c in candidates if _passes(c, params)]
-        hints = SearchHints(params.limit, params.type, params.near)
-        found = hints.apply(GeocodeResult(candidates)).candidates
-        features = self._features(query, found, geocoder, params, complete)
+            completed = [
+                c for c in complete.complete(typed, params.limit, scope) if _passes(c, params)
+            ]
+            candidates = hints.apply(GeocodeResult(_merged(candidates, completed))).candidates
+        features = self._features(query, candidates, searched, geocoder, params, complete)
         return geocodejson.collection(
             features, params.limit, params.q, params.filters(), params.near
         )
@@ -85,6 +87,7 @@ class AdresseApi:
         self,
         query: AddressQuery,
         found: list[Candidate],
+        searched: GeocodeResult,
         geocoder: Geocoder,
         params: SearchParams,
         complete: Completer | None,
@@ -93,8 +96,11 @@ class AdresseApi:
         when = params.when
         features = []
         for j, cand in enumerate(found):
-            # The first is weighed against its rivals, as /v1/address does; the others alone.
-            ranked = GeocodeResult(found if j == 0 else [cand])
+            # The search's best is weighed against its rivals, as /v1/address does; any
+            # other candidate (a completion typed further) is answered alone.
+            ranked = (
+                searched if j == 0 and searched.candidates[:1] == [cand] else GeocodeResult([cand])
+            )
             answer = self.resolver.answer(query, ranked, geocoder, when.geography, when.as_of)
             importance = complete.importance(cand) if complete is not None else None
             distance = _metres(cand, params.near) if params.near else None
