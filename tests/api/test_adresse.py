@@ -218,3 +218,18 @@ def test_reverse_csv_gives_each_row_its_nearest_address_and_its_own_qpv_answer(
     assert (first["result_distance"], first["result_status"]) == ("15", "ok")
     assert empty["result_status"] == "skipped"
     assert (goutte["qpv_status"], goutte["qpv_code"]) == ("in", "QN07511M")  # the row's point
+
+
+def test_lat_and_lon_name_a_point_to_prefer_results_near(geocoding_client: TestClient) -> None:
+    # 3 Rue Etienne Dolet is in Bondy and in Paris 20e, equally well.
+    body = "adresse,lat,lon\n3 Rue Etienne Dolet,48.90,2.48\n3 Rue Etienne Dolet,48.87,2.39\n"
+    data = {"columns": "adresse", "lat": "lat", "lon": "lon"}
+    header, *rows = _csv(_post(geocoding_client, "/search/csv/", data, body).text, ",")
+    codes = [dict(zip(header, r, strict=True))["result_citycode"] for r in rows]
+    assert codes == ["93010", "75120"]
+    # The same on a search: the point given decides between the two communes.
+    for lat, lon, code in (("48.90", "2.48", "93010"), ("48.87", "2.39", "75120")):
+        params = {"q": "3 Rue Etienne Dolet", "lat": lat, "lon": lon, "autocomplete": 0}
+        found = geocoding_client.get("/search/", params=params).json()
+        assert found["features"][0]["properties"]["citycode"] == code
+        assert found["center"] == [float(lon), float(lat)]
