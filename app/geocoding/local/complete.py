@@ -123,9 +123,14 @@ class Completer:
         order = np.argsort(-weight, kind="stable")  # name ids by weight: heaviest first
         self.keys = [keys[i] for i in order.tolist()]
         self.name_off, self.name_streets = _reordered(offsets, members, order)
-        self.vocabulary = _Vocabulary(w for k in self.keys for w in k.split())
+        # Each name's words, in one split of all the names (keys are words joined by one space).
+        words = " ".join(self.keys).split()
+        per_name = (k.count(" ") + 1 if k else 0 for k in self.keys)
+        lengths = np.fromiter(per_name, dtype=np.int64, count=len(self.keys))
+        self.vocabulary = _Vocabulary(words)
         ids = self.vocabulary.ids
-        self.fw_off, self.fw_words = _csr([[ids[w] for w in k.split()] for k in self.keys])
+        self.fw_off = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        self.fw_words = np.fromiter((ids[w] for w in words), dtype=np.int32, count=len(words))
         # Word -> names holding it, in name order (= by weight): a stable sort by word.
         owner = np.repeat(np.arange(len(self.keys), dtype=np.int32), np.diff(self.fw_off))
         self.post_names = owner[np.argsort(self.fw_words, kind="stable")]
