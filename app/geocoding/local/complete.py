@@ -136,7 +136,13 @@ class Completer:
         self.post_names = owner[np.argsort(self.fw_words, kind="stable")]
         counts = np.bincount(self.fw_words, minlength=len(self.vocabulary.words))
         self.post_off = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        self.street_code, self.code_of = _codes(streets.citycode)
+        self.name_letters = np.fromiter(
+            (len(k) - k.count(" ") for k in self.keys), dtype=np.int64, count=len(self.keys)
+        )
+        self.name_of_street = np.zeros(len(sizes), dtype=np.int32)
+        self.name_of_street[self.name_streets] = np.repeat(
+            np.arange(len(self.keys), dtype=np.int32), np.diff(self.name_off)
+        )
         self.cities = sorted(ix.city_names)
         self.street_sizes = sizes
 
@@ -288,35 +294,50 @@ class Completer:
         ranges = self._ranges(words, typed.open and words[-1] == typed.words[-1])
         if ranges is None:
             return []
-        names = self._names(ranges)
+        names = self._names(ranges)  # ascending ids: heaviest first
         if not len(names):
             return []
-        streets, name_of = self._expand(names[: KEPT_NAMES * 4], scope)
-        if not len(streets):
-            return []
         typed_len = sum(len(w) for w in words if w not in ARTICLES)
-        coverage = np.array([min(1.0, typed_len / max(1, len(self.keys[n].replace(" ", ""))))
-                             for n in name_of.tolist()])  # fmt: skip
-        rank = np.lexsort((-self.street_sizes[streets], -coverage))[: max(limit * 3, limit)]
+        coverage = np.minimum(1.0, typed_len / np.maximum(1, self.name_letters[names]))
+        if scope is None:
+            streets, which = self._best_streets(names, coverage, limit * 3)
+        else:
+            streets, which = self._scoped_streets(names, scope)
+        rank = np.lexsort((-self.street_sizes[streets], -coverage[which]))[: limit * 3]
         out = []
         for j in rank.tolist():
-            base = FLOOR + SPAN * float(coverage[j])
+            base = FLOOR + SPAN * float(coverage[which[j]])
             out.append(self.geocoder.street_candidate(int(streets[j]), typed.number, base))
         return out
 
-    def _expand(
-        self, names: NDArray[np.int64], scope: frozenset[str] | None
+    def _best_streets(
+        self, names: NDArray[np.int64], coverage: NDArray[np.float64], wanted: int
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """The streets of ``names`` within ``scope`` and the name of each."""
-        starts = self.name_off[names]
-        lengths = self.name_off[names + 1] - starts
+        """The streets of the names best covered by what was typed (then heaviest), enough
+        of them for ``wanted`` suggestions, and the position in ``names`` of each one's name."""
+        order = np.lexsort((names, -coverage))
+        counts = self.name_off[names[order] + 1] - self.name_off[names[order]]
+        upto = int(np.searchsorted(np.cumsum(counts), wanted)) + 1
+        chosen = order[:upto]
+        starts = self.name_off[names[chosen]]
+        lengths = self.name_off[names[chosen] + 1] - starts
         streets = self.name_streets[_gather(starts, lengths)].astype(np.int64)
-        name_of = np.repeat(names, lengths)
-        if scope is not None:
-            codes = np.array([self.code_of[c] for c in scope if c in self.code_of], dtype=np.int64)
-            keep = np.isin(self.street_code[streets], codes)
-            streets, name_of = streets[keep], name_of[keep]
-        return streets, name_of
+        return streets, np.repeat(chosen, lengths)
+
+    def _scoped_streets(
+        self, names: NDArray[np.int64], scope: frozenset[str]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The streets of the communes of ``scope`` that bear one of ``names`` (sorted), and
+        the position in ``names`` of each one's name."""
+        groups = self.geocoder.tables[2].commune_streets
+        parts = [np.asarray(groups[c], dtype=np.int64) for c in scope if c in groups]
+        if not parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        streets = np.concatenate(parts)
+        name = self.name_of_street[streets]
+        at = np.minimum(np.searchsorted(names, name), len(names) - 1)
+        keep = names[at] == name
+        return streets[keep], at[keep]
 
     # ------------------------------------------------------------------ communes
 
@@ -402,15 +423,6 @@ def _gather(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np
     return np.repeat(starts - ends + lengths, lengths) + np.arange(
         int(ends[-1]) if len(ends) else 0
     )
-
-
-def _codes(column: Any) -> tuple[NDArray[np.int64], dict[str, int]]:
-    """A commune code column as integer codes and the code of each commune."""
-    if hasattr(column, "codes"):
-        return np.asarray(column.codes, dtype=np.int64), {c: i for i, c in enumerate(column.values)}
-    code_of: dict[str, int] = {}
-    codes = [code_of.setdefault(c, len(code_of)) for c in column]
-    return np.asarray(codes, dtype=np.int64), code_of
 
 
 # The completer of a geocoder: completer(geocoder), built on first use.
