@@ -28,7 +28,7 @@ from app.adresse.params import (
 )
 from app.adresse.service import AdresseApi
 from app.api.deps import ResolverDep, SettingsDep, TaggerDep
-from app.api.uploads import OPENAPI_BODY, prepared_upload, tagged_response
+from app.api.uploads import prepared_upload, tagged_response
 from app.batch import Tagger, TagOptions
 from app.batch.readers import resolve
 from app.errors import BadParameter, InvalidInput
@@ -91,6 +91,19 @@ async def reverse(request: Request, resolver: ResolverDep) -> Response:
 Build = Callable[[forms.Form, list[str]], TagOptions]
 
 
+def _form_body(fields: tuple[str, ...]) -> dict[str, Any]:
+    """The OpenAPI of a CSV upload and its form fields (parsed while the bytes are counted)."""
+    lists = ("columns", "result_columns")
+    properties: dict[str, Any] = {"data": {"type": "string", "format": "binary"}}
+    for name in fields:
+        text = {"type": "string"}
+        properties[name] = {"type": "array", "items": text} if name in lists else text
+    schema = {"type": "object", "required": ["data"], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
+
+
 async def _csv(
     request: Request,
     tagger: Tagger,
@@ -114,7 +127,11 @@ async def _csv(
     return tagged_response(upload, tagger, settings, name="geocoded")
 
 
-@router.post("/search/csv/", openapi_extra=OPENAPI_BODY, response_class=StreamingResponse)
+@router.post(
+    "/search/csv/",
+    openapi_extra=_form_body(forms.SEARCH_FIELDS),
+    response_class=StreamingResponse,
+)
 @router.post("/search/csv", include_in_schema=False)
 async def search_csv(request: Request, tagger: TaggerDep, settings: SettingsDep) -> Response:
     """Geocode a CSV file as API Adresse does (``columns``, ``postcode``, ``citycode``,
@@ -122,7 +139,11 @@ async def search_csv(request: Request, tagger: TaggerDep, settings: SettingsDep)
     return await _csv(request, tagger, settings, forms.SEARCH_FIELDS, forms.search_options)
 
 
-@router.post("/reverse/csv/", openapi_extra=OPENAPI_BODY, response_class=StreamingResponse)
+@router.post(
+    "/reverse/csv/",
+    openapi_extra=_form_body(forms.REVERSE_FIELDS),
+    response_class=StreamingResponse,
+)
 @router.post("/reverse/csv", include_in_schema=False)
 async def reverse_csv(request: Request, tagger: TaggerDep, settings: SettingsDep) -> Response:
     """Each row's nearest address (columns ``lat``/``lon``, or latitude/longitude), the QPV
