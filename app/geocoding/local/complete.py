@@ -91,11 +91,10 @@ class _Vocabulary:
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words = sorted(set(words))
-        self.ids = {w: i for i, w in enumerate(self.words)}
 
     def exact(self, word: str) -> tuple[int, int] | None:
-        i = self.ids.get(word)
-        return None if i is None else (i, i + 1)
+        i = bisect_left(self.words, word)
+        return (i, i + 1) if i < len(self.words) and self.words[i] == word else None
 
     def prefix(self, start: str) -> tuple[int, int] | None:
         lo = bisect_left(self.words, start)
@@ -121,27 +120,29 @@ class Completer:
         sizes = np.asarray(streets.end) - np.asarray(streets.start)
         weight = np.add.reduceat(sizes[members], offsets[:-1]) if len(members) else sizes[:0]
         order = np.argsort(-weight, kind="stable")  # name ids by weight: heaviest first
-        self.keys = [keys[i] for i in order.tolist()]
+        # The names themselves are not kept: their words and letter counts are enough.
+        keys = [keys[i] for i in order.tolist()]
+        self.names = len(keys)
         self.name_off, self.name_streets = _reordered(offsets, members, order)
         # Each name's words, in one split of all the names (keys are words joined by one space).
-        words = " ".join(self.keys).split()
-        per_name = (k.count(" ") + 1 if k else 0 for k in self.keys)
-        lengths = np.fromiter(per_name, dtype=np.int64, count=len(self.keys))
+        words = " ".join(keys).split()
+        per_name = (k.count(" ") + 1 if k else 0 for k in keys)
+        lengths = np.fromiter(per_name, dtype=np.int64, count=len(keys))
         self.vocabulary = _Vocabulary(words)
-        ids = self.vocabulary.ids
+        ids = {w: i for i, w in enumerate(self.vocabulary.words)}
         self.fw_off = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
         self.fw_words = np.fromiter((ids[w] for w in words), dtype=np.int32, count=len(words))
         # Word -> names holding it, in name order (= by weight): a stable sort by word.
-        owner = np.repeat(np.arange(len(self.keys), dtype=np.int32), np.diff(self.fw_off))
+        owner = np.repeat(np.arange(len(keys), dtype=np.int32), np.diff(self.fw_off))
         self.post_names = owner[np.argsort(self.fw_words, kind="stable")]
         counts = np.bincount(self.fw_words, minlength=len(self.vocabulary.words))
         self.post_off = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.name_letters = np.fromiter(
-            (len(k) - k.count(" ") for k in self.keys), dtype=np.int64, count=len(self.keys)
+            (len(k) - k.count(" ") for k in keys), dtype=np.int64, count=len(keys)
         )
         self.name_of_street = np.zeros(len(sizes), dtype=np.int32)
         self.name_of_street[self.name_streets] = np.repeat(
-            np.arange(len(self.keys), dtype=np.int32), np.diff(self.name_off)
+            np.arange(len(keys), dtype=np.int32), np.diff(self.name_off)
         )
         self.cities = sorted(ix.city_names)
         self.street_sizes = sizes
@@ -257,8 +258,8 @@ class Completer:
             return found[self._holds(found, others)]
         kept: list[NDArray[np.int64]] = []
         total = 0
-        for start in range(0, min(len(self.keys), MAX_SCANNED), CHUNK):
-            chunk = np.arange(start, min(start + CHUNK, len(self.keys)), dtype=np.int64)
+        for start in range(0, min(self.names, MAX_SCANNED), CHUNK):
+            chunk = np.arange(start, min(start + CHUNK, self.names), dtype=np.int64)
             chunk = chunk[self._holds(chunk, ranges)]
             kept.append(chunk)
             total += len(chunk)
