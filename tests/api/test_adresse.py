@@ -233,3 +233,16 @@ def test_lat_and_lon_name_a_point_to_prefer_results_near(geocoding_client: TestC
         found = geocoding_client.get("/search/", params=params).json()
         assert found["features"][0]["properties"]["citycode"] == code
         assert found["center"] == [float(lon), float(lat)]
+
+
+def test_every_row_comes_back_in_order_however_malformed(geocoding_client: TestClient) -> None:
+    body = (
+        ADMISSIONS + '\n5;1 rue X;93140;Bondy;extra;fields\n6;"4 rue Eric\nTabarly";93140;Bondy\n'
+    )
+    response = _post(geocoding_client, "/search/csv/", {"columns": "adresse"}, body)
+    header, *rows = _csv(response.text)
+    assert [r[0] for r in rows] == ["1", "2", "3", "4", "", "5", "6"]
+    statuses = [dict(zip(header, r, strict=True))["result_status"] for r in rows]
+    assert statuses[4] == "skipped"  # the empty line: an invalid row, kept
+    # A row longer than the header keeps its extra fields in its last column.
+    assert dict(zip(header, rows[5], strict=True))["ville"] == "Bondy;extra;fields"
