@@ -8,6 +8,7 @@ minimum score...); each other feature is answered as if it were the only candida
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pyproj import Geod
@@ -17,8 +18,8 @@ from app.adresse import geocodejson
 from app.adresse.params import ReverseParams, SearchParams
 from app.codes import commune_code
 from app.errors import NotReady
-from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
-from app.geocoding.hints import SearchHints
+from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
+from app.geocoding.hints import DEFAULT_LIMIT, SearchHints
 from app.geocoding.local.complete import Completer, completer
 from app.geocoding.local.geocoder import LocalGeocoder
 from app.geocoding.local.reverse import local_geocoder, reverse_index
@@ -40,11 +41,14 @@ class AdresseApi:
             self.resolver.divisions,
         )
         geocoder = self.resolver.geocoder(None)
-        result = await geocoder.geocode(query, limit=params.limit)
+        # At least /v1/address's candidates, for its rivals to be weighed as it weighs them.
+        considered = max(params.limit, DEFAULT_LIMIT)
+        result = await geocoder.geocode(query, limit=considered)
         raise_for_error(geocoder, result)
+        kept = GeocodeResult([c for c in result.candidates if _passes(c, params)])
+        searched = SearchHints(considered, params.type, params.near).apply(kept)
         hints = SearchHints(params.limit, params.type, params.near)
-        searched = hints.apply(GeocodeResult([c for c in result.candidates if _passes(c, params)]))
-        candidates = searched.candidates
+        candidates = searched.candidates[: params.limit]
         complete = self._completer() if params.autocomplete else None
         if complete is not None:
             scope = frozenset([params.citycode]) if params.citycode else None
@@ -53,7 +57,7 @@ class AdresseApi:
                 c for c in complete.complete(typed, params.limit, scope) if _passes(c, params)
             ]
             candidates = hints.apply(GeocodeResult(_merged(candidates, completed))).candidates
-        features = self._features(query, candidates, searched, geocoder, params, complete)
+        features = self._features(query, candidates, searched, geocoder, params)
         return geocodejson.collection(
             features, params.limit, params.q, params.filters(), params.near
         )
@@ -67,7 +71,6 @@ class AdresseApi:
         nearby = reverse_index(self.local).nearest(
             params.lon, params.lat, params.limit, params.type
         )
-        complete = completer(self.local)
         features = []
         for place in nearby:
             cand = place.candidate
@@ -75,10 +78,17 @@ class AdresseApi:
                 AddressQuery(q=cand.label), GeocodeResult([cand]), self.local,
                 params.when.geography, params.when.as_of,
             )  # fmt: skip
-            importance = complete.importance(cand)
+            importance = self._importance(cand)
             features.append(geocodejson.feature(cand, answer, importance, place.distance_m))
         filters = {"type": [params.type.value]} if params.type else None
         return geocodejson.collection(features, params.limit, filters=filters)
+
+    def _importance(self, candidate: Candidate) -> float | None:
+        """A street's weight on addok's scale (log of its address count), None if unknown."""
+        if self.local is None or not candidate.street or candidate.type is MatchType.MUNICIPALITY:
+            return None
+        n = len(self.local.street_points(candidate)[0])
+        return round(min(1.0, math.log10(1 + n) / 3), 4) if n else None
 
     def _completer(self) -> Completer | None:
         return completer(self.local) if self.local is not None else None
@@ -90,7 +100,6 @@ class AdresseApi:
         searched: GeocodeResult,
         geocoder: Geocoder,
         params: SearchParams,
-        complete: Completer | None,
     ) -> list[dict[str, Any]]:
         """Each candidate with its QPV answer (the first as /v1/address answers the query)."""
         when = params.when
@@ -102,7 +111,7 @@ class AdresseApi:
                 searched if j == 0 and searched.candidates[:1] == [cand] else GeocodeResult([cand])
             )
             answer = self.resolver.answer(query, ranked, geocoder, when.geography, when.as_of)
-            importance = complete.importance(cand) if complete is not None else None
+            importance = self._importance(cand)
             distance = _metres(cand, params.near) if params.near else None
             features.append(geocodejson.feature(cand, answer, importance, distance))
         return features

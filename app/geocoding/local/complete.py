@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.folding import fold
-from app.geocoding.base import Candidate, MatchType
+from app.geocoding.base import Candidate
 from app.geocoding.local.once import PerGeocoder
 from app.geocoding.normalize import (
     ARTICLES,
@@ -176,13 +176,6 @@ class Completer:
                 found.setdefault((cand.label, cand.id), cand)
         ranked = sorted(found.values(), key=lambda c: -c.score)
         return ranked[:limit]
-
-    def importance(self, candidate: Candidate) -> float | None:
-        """A street's weight on addok's scale (log of its address count), None if unknown."""
-        if candidate.type is MatchType.MUNICIPALITY or not candidate.street:
-            return None
-        n = len(self.geocoder.street_points(candidate)[0])
-        return round(min(1.0, float(np.log10(1 + n)) / 3), 4) if n else None
 
     # ------------------------------------------------------------------ readings
 
