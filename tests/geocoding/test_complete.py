@@ -80,6 +80,7 @@ def test_a_common_word_alone_answers_the_heaviest_streets_first(
         ("rue du 8 mai 1945", None, ("rue", "du", "8", "mai", "1945"), None, True),
         ("22bis rue x", "22 b", ("rue", "x"), None, True),
         ("75018 paris", None, ("paris",), "75018", True),
+        ("10 cours x 17450 saint laurent de la pree", "10", ("cours", "x"), "17450", False),
     ],
 )
 def test_a_query_is_split_as_typed(

@@ -72,9 +72,13 @@ def split_typed(text: str) -> Typed:
         rep = glued.group(2) or (tokens[1] if len(tokens) > 2 and _is_rep(tokens[1]) else "")
         number = parse_housenumber(f"{glued.group(1)} {rep}".strip())
         tokens = tokens[2:] if rep and not glued.group(2) else tokens[1:]
-    postcode = next((t for t in tokens if len(t) == 5 and t.isdigit()), None)
-    words = tuple(t for t in tokens if t != postcode)
-    return Typed(number, words, postcode, open_ and bool(words) and tokens[-1] == words[-1])
+    at = next((i for i, t in enumerate(tokens) if len(t) == 5 and t.isdigit()), None)
+    if at is None:
+        return Typed(number, tuple(tokens), None, open_ and bool(tokens))
+    # "... 93140 Bondy": after a postcode comes its commune, which the postcode already
+    # names; a postcode first ("93140 Bondy rue X") leaves the words to be read.
+    words = tuple(tokens[:at]) if at else tuple(tokens[1:])
+    return Typed(number, words, tokens[at], open_ and bool(words) and tokens[-1] == words[-1])
 
 
 _GLUED_NUMBER = re.compile(r"(\d{1,4})([a-z]{1,6}\d?)?")
@@ -183,7 +187,7 @@ class Completer:
         """(street words, communes named by the trailing words) for each way to read them."""
         words = typed.words
         out: list[tuple[tuple[str, ...], frozenset[str] | None]] = [(words, None)]
-        for n in range(1, min(4, len(words) - 1) + 1):
+        for n in range(1, min(6, len(words) - 1) + 1):
             codes = self._city_codes(" ".join(words[-n:]), open_=typed.open)
             if codes:
                 out.append((words[:-n], codes))
