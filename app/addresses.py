@@ -178,12 +178,7 @@ class AddressResolver:
         geocoder = self.geocoder(provider)
         hints = hints or SearchHints()
         result = await geocoder.geocode(query, limit=hints.limit)
-        if result.error is not None:
-            raise UpstreamError(
-                f"the {geocoder.name} geocoder failed: {result.error.value}",
-                provider=geocoder.name,
-                error=result.error.value,
-            )
+        raise_for_error(geocoder, result)
         answer = self.answer(query, hints.apply(result), geocoder, geography, as_of)
         return replace(answer, set_aside=query.set_aside) if query.set_aside else answer
 
@@ -369,6 +364,16 @@ class AddressResolver:
                     codes = tuple(sorted({geo.infos[i].code for i in np.unique(inside)}))
                     return StreetSpread(len(lon), int(inside.size), codes)
         return None
+
+
+def raise_for_error(geocoder: Geocoder, result: GeocodeResult) -> None:
+    """UpstreamError when the provider failed for this query (a 502: not the caller's fault)."""
+    if result.error is not None:
+        raise UpstreamError(
+            f"the {geocoder.name} geocoder failed: {result.error.value}",
+            provider=geocoder.name,
+            error=result.error.value,
+        )
 
 
 def _street_answer(

@@ -90,3 +90,7 @@ def echo(value: object, limit: int = ECHO_CHARS) -> str:
     """``repr(value)`` for an error message, cut to ``limit`` characters."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class BadParameter(InvalidInput):
+    """A parameter of API Adresse's interface that addok would refuse (a 400 there too)."""

@@ -15,6 +15,7 @@ from app.api.params import STRICT_QUERY
 from app.api.routes import (
     addresses,
     admin,
+    adresse,
     batch,
     datasets,
     gaps,
@@ -118,6 +119,8 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         responses=problems.JOB_PROBLEM_RESPONSES,
         dependencies=STRICT_QUERY,
     )
+    # API Adresse's interface: its own parameter checks (addok's 400s), no /v1 prefix.
+    app.include_router(adresse.router, responses=problems.PROBLEM_RESPONSES)
     # Last: routes are tried in order, and the lookups are the hot path.
     app.include_router(metrics.router)
     docs.install(app)

@@ -252,12 +252,17 @@ def main() -> int:
     if args.formats:
         report["formats"] = compare_formats(store_dir, args.work, args.sample, args.seed)
     report["load_average_end"] = os.getloadavg()
+    write_report(report, args.json)
+    return 0
+
+
+def write_report(report: dict[str, Any], path: Path | None) -> None:
+    """The report printed as JSON, and written to ``path`` when given."""
     text = json.dumps(report, indent=2)
     print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    return 0
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
 
 
 if __name__ == "__main__":

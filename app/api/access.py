@@ -43,6 +43,11 @@ ROUTE_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/v1/jobs", KeyScope.BATCH),
     ("/v1/gaps", KeyScope.BATCH),
     ("/v1/admin", KeyScope.ADMIN),
+    # API Adresse's interface: the scopes of the /v1 siblings (CSV before its parent path).
+    ("/search/csv", KeyScope.BATCH),
+    ("/reverse/csv", KeyScope.BATCH),
+    ("/search", KeyScope.LOOKUP),
+    ("/reverse", KeyScope.LOOKUP),
 )
 MAX_CACHED = 10_000
 REALM = 'Bearer realm="qpv"'

@@ -19,6 +19,7 @@ from starlette.types import Send
 
 from app.errors import (
     ECHO_CHARS,
+    BadParameter,
     GeographyNotLoaded,
     ImportRefused,
     InvalidInput,
@@ -44,6 +45,7 @@ TYPE_BASE = "https://qpv.example.org/problems/"
 PROBLEM_TYPES: dict[type[QpvError], tuple[int, str, str]] = {
     QpvError: (500, "Internal error", "internal-error"),
     InvalidInput: (422, "Invalid input", "invalid-input"),
+    BadParameter: (400, "Invalid parameter", "invalid-parameter"),
     NotFound: (404, "Not found", "not-found"),
     NotFinished: (409, "Not finished", "not-finished"),
     NoGeographyInForce: (422, "No QPV geography in force", "no-geography-in-force"),

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
 
 from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from app.batch import OutputFormat, Tagger, TagOptions
 from app.batch.options import invalid
+from app.batch.pipeline import media_type
 from app.batch.readers import count_rows
 from app.errors import TooLarge, echo
 from app.settings import Settings
@@ -155,11 +158,17 @@ class PreparedUpload:
         await self.form.close()
 
 
-async def prepared_upload(request: Request, tagger: Tagger, settings: Settings) -> PreparedUpload:
-    """Receive, check and count an upload before the first byte of the answer is sent."""
+OptionsOf = Callable[[FormData, IO[bytes]], TagOptions]
+
+
+async def prepared_upload(
+    request: Request, tagger: Tagger, settings: Settings, options_of: OptionsOf | None = None
+) -> PreparedUpload:
+    """Receive, check and count an upload before the first byte of the answer is sent
+    (``options_of``: how to read the form, given the file; default: /v1/batch/csv's)."""
     upload, form = await read_upload(request, settings.batch_max_bytes)
     try:
-        options = options_from_form(form)
+        options = options_of(form, upload.file) if options_of else options_from_form(form)
         rows = await asyncio.to_thread(count_rows, upload.file, options)
         if rows > settings.batch_max_rows:
             limit = settings.batch_max_rows
@@ -170,6 +179,22 @@ async def prepared_upload(request: Request, tagger: Tagger, settings: Settings) 
         await form.close()
         raise
     return PreparedUpload(upload.file, resolved, form)
+
+
+def tagged_response(
+    upload: PreparedUpload, tagger: Tagger, settings: Settings, name: str = "tagged"
+) -> StreamingResponse:
+    """The tagged file, streamed while later rows are tagged; the upload deleted after."""
+    fmt = upload.options.output_format
+    assert fmt is not None
+    return StreamingResponse(
+        private_stream(
+            tagger.stream(upload.file, upload.options, max_rows=settings.batch_max_rows)
+        ),
+        media_type=media_type(fmt, upload.options.encoding),
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt.value}"'},
+        background=BackgroundTask(upload.close),
+    )
 
 
 async def private_stream(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.errors import InvalidInput, echo
+from app.geocoding.adresse import ADRESSE_COLUMNS
 from app.spatial.geography import Geography, geography_in_force
 from app.spatial.territories import TERRITORY_BY_KEY
 
@@ -30,6 +31,8 @@ GEOCODING_COLUMNS = (
     "result_postcode",
 )
 RESULT_COLUMNS = QPV_COLUMNS + GEOCODING_COLUMNS
+# Also accepted by ``result_columns``: API Adresse's own columns (result_id, result_status...).
+KNOWN_COLUMNS = tuple(dict.fromkeys(RESULT_COLUMNS + ADRESSE_COLUMNS))
 DELIMITERS = (";", ",", "\t", "|")
 
 
@@ -61,6 +64,8 @@ class TagOptions:
     encoding: str | None = None  # CSV input; None: detected (UTF-8, BOM, Windows-1252)
     output_format: OutputFormat | None = None  # None: the input's format
     distances: bool = False  # qpv_distance_m for every row (costs ~15 µs a row)
+    near: tuple[str, str] | None = None  # (lat, lon) columns of a point to prefer results near
+    reverse: bool = False  # rows with coordinates also get their nearest address (result_*)
 
     def check(self) -> TagOptions:
         """Refuse contradictory or malformed options; InvalidInput names the parameter."""
@@ -77,12 +82,12 @@ class TagOptions:
                 "name the address columns (columns=, postcode=, citycode=) or the coordinate "
                 "columns (lat= and lon=, or x= and y=)",
             )
-        unknown = sorted(set(self.result_columns or ()) - set(RESULT_COLUMNS))
+        unknown = sorted(set(self.result_columns or ()) - set(KNOWN_COLUMNS))
         if unknown:
             raise invalid(
                 "result_columns",
                 f"unknown result column {echo(unknown[0])}; "
-                f"choose among {', '.join(RESULT_COLUMNS)}",
+                f"choose among {', '.join(KNOWN_COLUMNS)}",
             )
         if self.delimiter is not None and self.delimiter not in DELIMITERS:
             raise invalid("delimiter", "must be one of ; , | or a tab")

@@ -38,6 +38,8 @@ from app.divisions import AdminDivisions
 from app.errors import GeographyNotLoaded, QpvError, TooLarge, echo
 from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
 from app.geocoding.fallback import CoverageFallback
+from app.geocoding.hints import SearchHints
+from app.geocoding.local.reverse import ReverseIndex, reverse_of
 from app.settings import Settings
 from app.spatial.coordinates import (
     lonlat_problem,
@@ -92,6 +94,7 @@ class Plan:
     lon: int | None
     x: int | None
     y: int | None
+    near: tuple[int, int] | None = None  # (lat, lon) of a point to prefer results near
 
 
 @dataclass(slots=True)
@@ -101,6 +104,7 @@ class Pending:
     rows: list[int]
     queries: list[AddressQuery]
     results: list[GeocodeResult] | None = None
+    near: dict[int, tuple[float, float]] = field(default_factory=dict)  # row -> (lon, lat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,14 @@ def plan_columns(header: list[str], options: TagOptions) -> Plan:
         lon=find(options.lon, "lon"),
         x=find(options.x, "x"),
         y=find(options.y, "y"),
+        near=(
+            (
+                column_index(header, options.near[0], "lat"),
+                column_index(header, options.near[1], "lon"),
+            )
+            if options.near
+            else None
+        ),
     )
 
 
@@ -152,6 +164,7 @@ class Tagger:
         self.resolver = resolver
         self.settings = settings
         self.labels = Labels(index, settings.boundary_tolerance_m)
+        self._reverse: ReverseIndex | None = None
 
     @classmethod
     def of(
@@ -198,7 +211,20 @@ class Tagger:
         plan_columns(source.header, resolved)
         self._geocoder(resolved)
         self._check_geographies(resolved)
+        if resolved.reverse:
+            self.reverse_index()
         return source, resolved
+
+    def reverse_index(self) -> ReverseIndex:
+        """The nearest-address index of the offline tables (InvalidInput without them)."""
+        if self._reverse is None:
+            geocoders = self.resolver.geocoders.values() if self.resolver is not None else ()
+            self._reverse = reverse_of(geocoders)
+        if self._reverse is None:
+            raise invalid(
+                "lat", "reverse geocoding needs the offline geocoder (QPV_GEOCODERS=local)"
+            )
+        return self._reverse
 
     async def stream(
         self,
@@ -392,7 +418,24 @@ class Tagger:
         rows = np.flatnonzero(ok)
         if rows.size:
             self._tag(run, results, rows, a[rows], b[rows])
+            if run.options.reverse:
+                self._nearest(results, rows, a[rows], b[rows])
         return given
+
+    def _nearest(
+        self,
+        results: Results,
+        rows: NDArray[np.intp],
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+    ) -> None:
+        """Each row's nearest address point (reverse geocoding), NaN metres when none."""
+        index = self.reverse_index()
+        for i, x, y in zip(rows.tolist(), lon.tolist(), lat.tolist(), strict=True):
+            found = index.nearest(x, y, 1)
+            results.reverse_m[i] = found[0].distance_m if found else float("nan")
+            if found:
+                results.found[i] = found[0].candidate
 
     def _tag(
         self,
@@ -428,6 +471,11 @@ class Tagger:
         postcodes = block.texts(plan.postcode) if plan.postcode is not None else None
         citycodes = block.texts(plan.citycode) if plan.citycode is not None else None
         pending = Pending([], [])
+        if plan.near is not None:
+            lats, lons = block.numbers(plan.near[0]), block.numbers(plan.near[1])
+            for i in rows:
+                if abs(lats[i]) <= 90 and abs(lons[i]) <= 180:  # NaN compares false: left out
+                    pending.near[i] = (float(lons[i]), float(lats[i]))
         for i in rows:
             q = " ".join(t for col in texts if (t := (col[i] or "").strip()))
             query = AddressQuery(
@@ -458,6 +506,10 @@ class Tagger:
                     i, GEOCODER_ERROR, f"the {run.geocoder.name} geocoder failed: {result.error}"
                 )
                 continue
+            if i in pending.near:
+                near = SearchHints(len(result.candidates), near=pending.near[i]).apply(result)
+                if near.candidates[:1] != result.candidates[:1]:
+                    result, point = near, None  # another best: its point is looked up again
             try:
                 answer = self.resolver.answer(
                     query, result, run.geocoder, options.geography, options.as_of, point
@@ -466,6 +518,8 @@ class Tagger:
                 results.fail(i, INVALID, exc.detail)
                 continue
             _fill(results, i, answer)
+            if answer.candidate is not None and len(result.candidates) > 1:
+                results.next_score[i] = result.candidates[1].score
 
     def _points(self, options: TagOptions, found: list[GeocodeResult]) -> list[PointAnswer | None]:
         """The point answer at each row's best candidate, one index query per geography."""

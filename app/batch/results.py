@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 from numpy.typing import NDArray
 
+from app.geocoding import adresse
 from app.geocoding.base import Candidate
 from app.spatial.index import QpvIndex
 from app.spatial.tagging import GEOGRAPHIES
@@ -44,6 +45,9 @@ class Results:
     lat: NDArray[np.float64]
     reason: dict[int, str] = field(default_factory=dict)  # sparse: rows that have one
     found: dict[int, Candidate] = field(default_factory=dict)  # sparse: geocoded rows
+    next_score: dict[int, float] = field(default_factory=dict)  # sparse: the runner-up's score
+    # Sparse: rows asked for their nearest address (reverse), its distance (NaN: none near).
+    reverse_m: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n: int) -> Results:
@@ -65,7 +69,7 @@ class Results:
     def plain(self) -> NDArray[np.bool_]:
         """Rows whose result columns depend only on (status, geography, qpv)."""
         plain = np.isnan(self.distance)
-        special = list(self.reason) + list(self.found)
+        special = list(self.reason) + list(self.found) + list(self.reverse_m)
         if special:
             plain[np.array(special, dtype=np.int64)] = False
         return plain
@@ -142,6 +146,9 @@ def result_columns(labels: Labels, results: Results, names: tuple[str, ...]) -> 
         "qpv_reason": Column("text", reasons),
     }
     columns.update(_geocoding_columns(results, n))
+    wanted = [name for name in names if name not in columns]
+    if wanted:
+        columns.update(_adresse_columns(results, n, wanted))
     return {name: columns[name] for name in names}
 
 
@@ -162,4 +169,46 @@ def _geocoding_columns(results: Results, n: int) -> dict[str, Column]:
         "result_score": Column("float", score),
     }
     out.update({k: Column("text", v) for k, v in texts.items()})
+    return out
+
+
+def _adresse_columns(results: Results, n: int, names: list[str]) -> dict[str, Column]:
+    """API Adresse's columns (``adresse.ADRESSE_COLUMNS``) that are asked for."""
+    numbers = {
+        "result_latitude": np.full(n, np.nan),
+        "result_longitude": np.full(n, np.nan),
+        "result_score_next": np.full(n, np.nan),
+    }
+    texts: dict[str, list[str | None]] = {k: [None] * n for k in names if k not in numbers}
+    if "result_distance" in texts:  # whole metres, as API Adresse writes them
+        for i, metres in results.reverse_m.items():
+            texts["result_distance"][i] = None if metres != metres else str(round(metres))
+    for i, found in results.found.items():
+        numbers["result_latitude"][i], numbers["result_longitude"][i] = found.lat, found.lon
+        values = adresse.csv_values(found)
+        for k, column in texts.items():
+            if k in values:
+                column[i] = values[k]
+    for i, score in results.next_score.items():
+        numbers["result_score_next"][i] = round(score, 4)
+    if "result_status" in texts:
+        texts["result_status"] = _row_statuses(results, n)
+    out = {k: Column("float", v) for k, v in numbers.items() if k in names}
+    out.update({k: Column("text", v) for k, v in texts.items()})
+    return out
+
+
+def _row_statuses(results: Results, n: int) -> list[str | None]:
+    """API Adresse's result_status: ok, not-found, skipped (nothing to search) or error."""
+    codes = results.status.tolist()
+    out: list[str | None] = []
+    for i in range(n):
+        if i in results.found:
+            out.append(adresse.OK)
+        elif codes[i] == INVALID:
+            out.append(adresse.SKIPPED)
+        elif codes[i] == GEOCODER_ERROR:
+            out.append(adresse.ERROR)
+        else:
+            out.append(adresse.NOT_FOUND)
     return out

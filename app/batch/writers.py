@@ -173,7 +173,7 @@ class CsvAppendWriter:
         own: list[tuple[int, list[str]]] = []
         for j, name in self._sparse:
             texts = _column_texts(cols[name], rows)
-            if name != "qpv_distance_m":
+            if name not in _OF_EVERY_ROW:
                 found = results.found
                 texts = [t if i in found else "" for t, i in zip(texts, rows, strict=True)]
             own.append((j, texts))
@@ -193,7 +193,7 @@ class CsvAppendWriter:
     ) -> list[str]:
         texts = list(keyed)
         for j, name in self._sparse:
-            if geocoded or name == "qpv_distance_m":
+            if geocoded or name in _OF_EVERY_ROW:
                 texts[j] = _text(cols[name].value(i))
         if self._reason is not None:
             texts[self._reason] = _text(cols["qpv_reason"].value(i))
@@ -232,6 +232,8 @@ class CsvAppendWriter:
 
 # Result columns that depend only on (status, geography, quartier).
 _KEYED_COLUMNS = frozenset({"qpv_status", "qpv_code", "qpv_name", "qpv_geography", "qpv_reason"})
+# Sparse columns that rows without a geocoding result have too.
+_OF_EVERY_ROW = frozenset({"qpv_distance_m", "result_status", "result_distance"})
 
 
 def _insert(data: bytes, at: NDArray[np.int64], pieces: list[bytes], which: Any) -> bytes:

@@ -31,8 +31,15 @@ ROUTES = [
     ("GET", "/v1/admin/keys", "admin"),
     ("POST", "/v1/admin/reload", "admin"),
     ("GET", "/v1/not-a-route", "admin"),  # unlisted /v1 paths: deny by default
+    # API Adresse's interface: the scopes of the /v1 siblings, with and without the slash.
+    ("GET", "/search/?q=1 rue de la Paix 75002 Paris", "lookup"),
+    ("GET", "/search?q=1 rue de la Paix 75002 Paris", "lookup"),
+    ("GET", "/reverse/?lat=48.88699&lon=2.35313", "lookup"),
+    ("POST", "/search/csv/", "batch"),
+    ("POST", "/reverse/csv", "batch"),
 ]
 IDS = [f"{m} {p.split('?')[0]}" for m, p, _ in ROUTES]
+assert len(set(IDS)) == len(IDS)
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ROUTES, ids=IDS)

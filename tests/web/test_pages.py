@@ -35,10 +35,13 @@ def test_an_address_typed_gets_suggestions_then_a_plain_french_yes_drawn_on_the_
 ) -> None:
     tab.open("/")
     box = tab.page.locator("#adresse")
-    box.press_sequentially(BONDY, delay=20)
+    box.press_sequentially("4 rue eric tab", delay=20)
     option = tab.page.locator("#suggestions [role=option]").first
     option.wait_for(timeout=30_000)
-    assert "Bondy" in option.inner_text()
+    expect(option).to_have_text("4 Rue Eric Tabarly 93140 Bondy")
+    # The suggestions come from the autocompletion (API Adresse's /search/), not /v1/address.
+    assert any("/search/?" in u and "autocomplete=1" in u for u in tab.requested)
+    assert not any("/v1/address" in u for u in tab.requested)
     assert box.get_attribute("aria-expanded") == "true"
     box.press("ArrowDown")
     assert box.get_attribute("aria-activedescendant") == "suggestion-0"

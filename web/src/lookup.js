@@ -132,24 +132,20 @@ export function initLookup(root, config) {
     map.fitBounds(group.getBounds(), { maxZoom: 17, padding: [30, 30] });
   }
 
-  // Suggestions as you type: the answer of /v1/address itself (best candidate and alternatives).
+  // Suggestions as you type: API Adresse's autocompletion on this service (GET /search/),
+  // fast enough for every keystroke; choosing one asks /v1/address for the full answer.
   input.addEventListener("input", () => {
     clearTimeout(state.typing);
     const q = input.value.trim();
-    if (q.length < 6) { closeSuggestions(); return; }
-    state.typing = setTimeout(() => suggest(q), 300);
+    if (q.length < 3) { closeSuggestions(); return; }
+    state.typing = setTimeout(() => suggest(input.value), 120);
   });
   async function suggest(q) {
     if (state.request) state.request.abort();
     state.request = new AbortController();
     try {
-      const answer = await getJson("/v1/address", { q, ...choice() }, state.request.signal);
-      const options = [];
-      if (answer.geocoding) options.push({ label: answer.geocoding.label, answer });
-      for (const alt of answer.alternatives || []) {
-        options.push({ label: alt.geocoding.label, answer: { ...alt, status: alt.point.status, alternatives: [] } });
-      }
-      openSuggestions(options);
+      const found = await getJson("/search/", { q, autocomplete: 1, limit: 6, ...choice() }, state.request.signal);
+      openSuggestions(found.features.map((f) => ({ label: f.properties.label })));
     } catch (error) {
       if (error.name !== "AbortError") closeSuggestions();
     }
@@ -175,7 +171,7 @@ export function initLookup(root, config) {
     const option = state.suggestions[i];
     input.value = option.label;
     closeSuggestions();
-    show(option.answer);
+    lookupAddress(option.label);
   }
   function highlight(i) {
     const items = list.querySelectorAll("li");

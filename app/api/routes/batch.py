@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
 
 from app.api.deps import SettingsDep, TaggerDep, WhenDep
 from app.api.problems import PROBLEM_RESPONSES
 from app.api.schemas import BatchAnswer, BatchItem, batch_response
-from app.api.uploads import OPENAPI_BODY, prepared_upload, private_stream
+from app.api.uploads import OPENAPI_BODY, prepared_upload, tagged_response
 from app.batch.items import (
     ITEM_HEADER,
     ITEM_OPTIONS,
@@ -20,7 +19,6 @@ from app.batch.items import (
     item_row,
     mark_bad_points,
 )
-from app.batch.pipeline import media_type
 from app.errors import TooLarge
 
 router = APIRouter(tags=["batches"])
@@ -58,13 +56,4 @@ async def batch(
 async def batch_csv(request: Request, tagger: TaggerDep, settings: SettingsDep) -> Response:
     """Tag a CSV or .xlsx file (BAN-style options); every row comes back, in order."""
     upload = await prepared_upload(request, tagger, settings)
-    fmt = upload.options.output_format
-    assert fmt is not None
-    return StreamingResponse(
-        private_stream(
-            tagger.stream(upload.file, upload.options, max_rows=settings.batch_max_rows)
-        ),
-        media_type=media_type(fmt, upload.options.encoding),
-        headers={"Content-Disposition": f'attachment; filename="tagged.{fmt.value}"'},
-        background=BackgroundTask(upload.close),
-    )
+    return tagged_response(upload, tagger, settings)

@@ -30,7 +30,7 @@ from app.geocoding.base import (
     NoteKind,
 )
 from app.geocoding.local.fuzzy import Pool
-from app.geocoding.local.index import index_streets
+from app.geocoding.local.index import StreetIndex, index_streets
 from app.geocoding.local.phonetic import sound_key
 from app.geocoding.local.tables import AddressTable, StreetTable, derived_id
 from app.geocoding.normalize import (
@@ -164,6 +164,25 @@ class LocalGeocoder:
         if citycode in self._ix.commune_streets:
             return True
         return any(a in self._ix.commune_streets for a in ARRONDISSEMENTS.get(citycode, ()))
+
+    @property
+    def tables(self) -> tuple[StreetTable, AddressTable, StreetIndex]:
+        """The street and address tables and their lookups (completion, reverse geocoding)."""
+        return self._streets, self._addresses, self._ix
+
+    def street_candidate(self, street: int, number: HouseNumber | None, score: float) -> Candidate:
+        """A street's candidate for a house number (or the street), as ``search`` makes it."""
+        return self._numbered(street, number, score)[0]
+
+    def address_candidate(self, street: int, address: int, score: float) -> Candidate:
+        """The candidate of one address point of a street."""
+        return self._address_candidate(street, address, score)
+
+    def commune_candidate(self, citycode: str, score: float) -> Candidate | None:
+        """The municipality candidate of a loaded commune, None when it is not loaded."""
+        if citycode not in self._ix.commune_streets:
+            return None
+        return self._commune_candidates(_Scope(frozenset([citycode]), 1.0), score, 1)[0]
 
     def street_points(
         self, candidate: Candidate
