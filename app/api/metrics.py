@@ -36,6 +36,28 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 DOWN_AFTER = 3
 
 
+class _ProcessId:
+    """This process's id, for prometheus-client's files, without a system call per update.
+
+    prometheus-client compares the pid on every update to notice a fork (4 getpid calls per
+    request); it changes only in a forked child, where the hook below updates it.
+    """
+
+    pid = -1
+
+    @classmethod
+    def get(cls) -> int:
+        """The current process's id."""
+        if cls.pid < 0:
+            cls.pid = os.getpid()
+            os.register_at_fork(after_in_child=cls._forked)
+        return cls.pid
+
+    @classmethod
+    def _forked(cls) -> None:
+        cls.pid = os.getpid()
+
+
 class Metrics:
     """The service's metrics, in this process or shared by the workers of one server."""
 
@@ -45,7 +67,7 @@ class Metrics:
             multiprocess_dir.mkdir(parents=True, exist_ok=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiprocess_dir)
             # prometheus-client picks its value class at import: switch it now.
-            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+            values.ValueClass = values.MultiProcessValue(_ProcessId.get)  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "qpv_http_requests",
