@@ -25,7 +25,7 @@ from app.api.problems import send_problem
 from app.logs import REQUEST_ID, AccessLog
 from app.settings import Settings
 
-access_log = AccessLog(logging.getLogger("app.access"))
+access_lines = AccessLog(logging.getLogger("app.access"))
 
 # Strict for the JSON API, and enough for /docs and /redoc served from the package: their
 # scripts and styles are local files; Redoc needs inline styles and blob: workers.
@@ -185,7 +185,7 @@ class ServiceMiddleware:
         route = route_template(scope)
         self.metrics.observe_request(method, route, status, seconds)
         if self.access_log:
-            access_log.write(method, route, status, seconds, request_id)
+            access_lines.write(method, route, status, seconds, request_id)
 
 
 async def _timed_out(send: Send, seconds: float) -> None:
