@@ -7,16 +7,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
 from pyproj import Geod
 
 from app.codes import citycode_problem, departement_of_citycode, postcode_problem
 from app.divisions import AdminDivisions
 from app.errors import InvalidInput, NotReady, UnknownDepartement, UpstreamError, echo
-from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, MatchType
+from app.geocoding.base import (
+    AddressQuery,
+    Candidate,
+    Geocoder,
+    GeocodeResult,
+    MatchType,
+    knows_streets,
+)
 from app.geocoding.fallback import CoverageFallback
 from app.geocoding.hints import SearchHints
 from app.geocoding.lines import clean_query
@@ -65,15 +70,6 @@ class AddressAnswer:
     street: StreetSpread | None = None
     alternatives: tuple[tuple[Candidate, PointAnswer], ...] = field(default_factory=tuple)
     set_aside: tuple[str, ...] = ()  # lines left out of the search (flat, building, CEDEX...)
-
-
-@runtime_checkable
-class StreetPoints(Protocol):
-    """A provider that knows the address points of a street (the local geocoder)."""
-
-    def street_points(
-        self, candidate: Candidate
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 
 
 def validate(query: AddressQuery, divisions: AdminDivisions | None = None) -> AddressQuery:
@@ -356,7 +352,7 @@ class AddressResolver:
     def _street(self, candidate: Candidate, geo: GeographyIndex) -> StreetSpread | None:
         """Tag every address point of the candidate's street, when a provider knows them."""
         for geocoder in self.geocoders.values():
-            if isinstance(geocoder, StreetPoints):
+            if knows_streets(geocoder):
                 lon, lat = geocoder.street_points(candidate)
                 if len(lon):
                     ids = geo.tag(lon, lat)

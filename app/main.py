@@ -10,8 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import logs
-from app.api import access, docs, metrics, middleware, problems, reload, web
-from app.api.params import STRICT_QUERY
+from app.api import access, docs, metrics, middleware, problems, reload, routing, web
 from app.api.routes import (
     addresses,
     admin,
@@ -99,7 +98,7 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
         )
-    app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
+    # Routes are tried in order, and the lookups are the hot path: first, then the probes.
     for router in (
         points.router,
         addresses.router,
@@ -110,18 +109,11 @@ def _install(app: FastAPI, settings: Settings, meter: metrics.Metrics) -> None:
         maps.router,
         admin.router,
     ):
-        app.include_router(
-            router, prefix="/v1", responses=problems.PROBLEM_RESPONSES, dependencies=STRICT_QUERY
-        )
-    app.include_router(
-        jobs.router,
-        prefix="/v1",
-        responses=problems.JOB_PROBLEM_RESPONSES,
-        dependencies=STRICT_QUERY,
-    )
+        routing.include_flat(app, router, "/v1", problems.PROBLEM_RESPONSES)
+    routing.include_flat(app, jobs.router, "/v1", problems.JOB_PROBLEM_RESPONSES)
     # API Adresse's interface: its own parameter checks (addok's 400s), no /v1 prefix.
     app.include_router(adresse.router, responses=problems.PROBLEM_RESPONSES)
-    # Last: routes are tried in order, and the lookups are the hot path.
+    app.include_router(health.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(metrics.router)
     docs.install(app)
     web.install(app, settings)

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The folder holding the ``app`` package: the default base of relative paths.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _listed(value: object) -> object:
+    """A list setting as written in the environment: a JSON list or comma-separated words."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text.startswith("["):
+        return [word.strip() for word in text.split(",") if word.strip()]
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f'not a JSON list ({exc}): write words,like,these or ["a","b"]') from None
+
+
+# QPV_GEOCODERS=local,ban as the README writes it, or ["local","ban"] (pydantic-settings
+# alone takes JSON only).
+WordList = Annotated[list[str], NoDecode, BeforeValidator(_listed)]
 
 
 class Settings(BaseSettings):
@@ -44,7 +63,7 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
 
     # Geocoding. Providers in order of preference; the first one is the default.
-    geocoders: list[str] = Field(default=["local"], description="enabled providers: local, ban")
+    geocoders: WordList = Field(default=["local"], description="enabled providers: local, ban")
     ban_url: str = Field(
         default="https://api-adresse.data.gouv.fr",
         description="Any BAN-compatible API: API Adresse, IGN Geoplateforme, a self-hosted addok",
@@ -108,7 +127,7 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         default=30.0, gt=0, description="time allowed to start an answer (504 past it)"
     )
-    cors_origins: list[str] = Field(default=[], description="CORS allowed origins; none: off")
+    cors_origins: WordList = Field(default=[], description="CORS allowed origins; none: off")
     cache_max_age_s: int = Field(
         default=300, ge=0, description="Cache-Control max-age of /v1/qpv* and /v1/datasets"
     )

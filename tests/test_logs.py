@@ -3,16 +3,19 @@ logging set up when the service starts, never at import."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from app.logs import REQUEST_ID, JsonFormatter, configure
+from app.logs import REQUEST_ID, AccessLog, JsonFormatter, configure
 
 
 def _record(msg: str, **extra: object) -> logging.LogRecord:
@@ -127,3 +130,59 @@ def test_uvicorn_is_never_below_info_whatever_its_log_level() -> None:
     configure("DEBUG")
     assert logging.getLogger("uvicorn.error").getEffectiveLevel() == logging.INFO
     assert logging.getLogger("uvicorn.asgi").disabled
+
+
+@contextmanager
+def json_logger() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger whose records reach one JSON stream handler only, as under ``qpv serve``
+    (set up in the test itself: pytest adds its capture handlers to the loggers that do
+    not propagate when a test starts)."""
+    logger = logging.getLogger("test.access")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def test_access_lines_skip_logging_yet_read_as_its_json_lines() -> None:
+    async def serve(access: AccessLog, stream: io.StringIO) -> str:
+        access.write("GET", "/v1/point", 200, 0.0015, "rid-1")
+        access.write("GET", "/v1/qpv/{code}", 404, 0.002, "rid-2")
+        written = stream.getvalue()
+        await asyncio.sleep(0)  # the end of the event-loop turn: both lines in one write
+        return written
+
+    with json_logger() as (logger, stream):
+        assert asyncio.run(serve(AccessLog(logger), stream)) == ""
+    fast = [json.loads(line) for line in stream.getvalue().splitlines()]
+    token = REQUEST_ID.set("rid-1")
+    try:
+        fields = {"method": "GET", "route": "/v1/point", "status": 200, "duration_ms": 1.5}
+        slow = json.loads(JsonFormatter().format(_record("GET /v1/point 200", **fields)))
+    finally:
+        REQUEST_ID.reset(token)
+    assert list(fast[0]) == list(slow)  # the same fields in the same order
+    assert fast[0] | {"ts": ""} == slow | {"ts": "", "logger": "test.access"}
+    assert [fast[1][k] for k in ("route", "status", "request_id")] == [
+        "/v1/qpv/{code}",
+        404,
+        "rid-2",
+    ]
+
+
+def test_access_lines_go_through_logging_when_another_handler_listens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with json_logger() as (logger, stream), caplog.at_level(logging.INFO, logger="test.access"):
+        logger.propagate = True  # pytest's capture handler on the root logger sees it too
+        AccessLog(logger).write("GET", "/v1/point", 200, 0.0015, "rid-1")
+    records = [r for r in caplog.records if r.name == "test.access"]
+    assert {(r.__dict__["route"], r.__dict__["status"]) for r in records} == {("/v1/point", 200)}
+    assert json.loads(stream.getvalue())["route"] == "/v1/point"

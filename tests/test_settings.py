@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from app.settings import PROJECT_ROOT, Settings
 
@@ -50,3 +53,50 @@ def test_absolute_and_server_urls_are_kept(url: str, tmp_path: Path) -> None:
 def test_absolute_folders_are_kept(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, data_dir=Path("/data"), download_dir=Path("/cache"))
     assert (settings.data_dir, settings.download_dir) == (Path("/data"), Path("/cache"))
+
+
+LIST_SETTINGS = {"QPV_GEOCODERS": "geocoders", "QPV_CORS_ORIGINS": "cors_origins"}
+
+
+def _documented_forms() -> set[tuple[str, str]]:
+    """(variable, value) of every list setting as the README and deploy/env.example write it."""
+    root = PROJECT_ROOT
+    text = (root / "README.md").read_text() + (root / "deploy" / "env.example").read_text()
+    names = "|".join(LIST_SETTINGS)
+    inline = re.findall(rf"\b({names})=([^`\s]*)", text)  # `QPV_GEOCODERS=local,ban`
+    table = re.findall(rf"\| `({names})` \| `([^`]*)` \|", text)  # | `QPV_X` | `["local"]` |
+    return set(inline) | set(table)
+
+
+def test_the_readme_writes_list_settings_in_both_forms() -> None:
+    values = {value for _, value in _documented_forms()}
+    assert "local,ban" in values and '["local"]' in values
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        *[(name, value, None) for name, value in sorted(_documented_forms())],
+        ("QPV_GEOCODERS", "local,ban", ["local", "ban"]),
+        ("QPV_GEOCODERS", " local , ban ", ["local", "ban"]),
+        ("QPV_GEOCODERS", '["local", "ban"]', ["local", "ban"]),
+        ("QPV_GEOCODERS", "[]", []),
+        ("QPV_CORS_ORIGINS", "https://a.example,https://b.example:8443", None),
+        ("QPV_CORS_ORIGINS", "", []),
+    ],
+)
+def test_list_settings_load_as_json_or_comma_separated_words(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: list[str] | None
+) -> None:
+    monkeypatch.setenv(name, value)
+    loaded = getattr(Settings(_env_file=None), LIST_SETTINGS[name])  # type: ignore[call-arg]
+    words = json.loads(value) if value.startswith("[") else [w.strip() for w in value.split(",")]
+    assert loaded == (expected if expected is not None else [w for w in words if w])
+
+
+def test_a_malformed_json_list_is_refused_with_the_forms_it_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QPV_GEOCODERS", '["local"')
+    with pytest.raises(ValidationError, match="not a JSON list"):
+        Settings(_env_file=None)  # type: ignore[call-arg]

@@ -252,10 +252,12 @@ def _document(app: FastAPI) -> None:
 
 
 def install(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
-    """Add the access middleware (call before CORS, so that CORS wraps it) and its docs."""
+    """Add the access middleware (call before CORS, so that CORS wraps it) and its docs;
+    an open service has nothing to check, so no layer at all."""
+    if settings.open_access:
+        return
     app.add_middleware(AccessMiddleware, metrics=metrics)
-    if not settings.open_access:
-        _document(app)
+    _document(app)
 
 
 def api_key_of(state: Any) -> ApiKey | None:

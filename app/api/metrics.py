@@ -12,9 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request, Response
-from numpy.typing import NDArray
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,14 +24,35 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from app.addresses import StreetPoints
 from app.errors import UpstreamError
-from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
+from app.geocoding.base import AddressQuery, Geocoder, GeocodeResult
 from app.jobs.service import Jobs, QueueStats
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Consecutive failed calls after which a geocoder counts as down in /readyz.
 DOWN_AFTER = 3
+
+
+class _ProcessId:
+    """This process's id, for prometheus-client's files, without a system call per update.
+
+    prometheus-client compares the pid on every update to notice a fork (4 getpid calls per
+    request); it changes only in a forked child, where the hook below updates it.
+    """
+
+    pid = -1
+
+    @classmethod
+    def get(cls) -> int:
+        """The current process's id."""
+        if cls.pid < 0:
+            cls.pid = os.getpid()
+            os.register_at_fork(after_in_child=cls._forked)
+        return cls.pid
+
+    @classmethod
+    def _forked(cls) -> None:
+        cls.pid = os.getpid()
 
 
 class Metrics:
@@ -45,7 +64,7 @@ class Metrics:
             multiprocess_dir.mkdir(parents=True, exist_ok=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiprocess_dir)
             # prometheus-client picks its value class at import: switch it now.
-            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+            values.ValueClass = values.MultiProcessValue(_ProcessId.get)  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "qpv_http_requests",
@@ -150,12 +169,15 @@ class MeteredGeocoder:
     def __init__(self, inner: Geocoder, metrics: Metrics) -> None:
         self.inner = inner
         self.name = inner.name
+        # Said here, not only reachable through __getattr__: callers read it (result,
+        # street_points and the like are forwarded below).
+        self.capabilities = inner.capabilities
         self.consecutive_failures = 0
         self._calls = metrics.geocoder_calls
         self._errors = metrics.geocoder_errors
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # street_count and the like, for the CLI and tests
+        return getattr(self.inner, name)  # result, street_points, street_count...
 
     @property
     def down(self) -> bool:
@@ -202,26 +224,9 @@ class MeteredGeocoder:
         await self.inner.aclose()
 
 
-class _MeteredStreetGeocoder(MeteredGeocoder):
-    """A metered geocoder that also knows the address points of a street."""
-
-    def street_points(
-        self, candidate: Candidate
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The wrapped provider's address points of the candidate's street."""
-        inner: Any = self.inner
-        points: tuple[NDArray[np.float64], NDArray[np.float64]] = inner.street_points(candidate)
-        return points
-
-
 def metered(geocoders: dict[str, Geocoder], metrics: Metrics) -> dict[str, Geocoder]:
     """Each geocoder wrapped to be counted, keeping what it can do beyond the protocol."""
-    return {
-        name: (_MeteredStreetGeocoder if isinstance(g, StreetPoints) else MeteredGeocoder)(
-            g, metrics
-        )
-        for name, g in geocoders.items()
-    }
+    return {name: MeteredGeocoder(g, metrics) for name, g in geocoders.items()}
 
 
 class _QueueCollector:

@@ -22,10 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.metrics import Metrics
 from app.api.problems import send_problem
-from app.logs import REQUEST_ID
+from app.logs import REQUEST_ID, AccessLog
 from app.settings import Settings
 
-access_log = logging.getLogger("app.access")
+access_lines = AccessLog(logging.getLogger("app.access"))
 
 # Strict for the JSON API, and enough for /docs and /redoc served from the package: their
 # scripts and styles are local files; Redoc needs inline styles and blob: workers.
@@ -176,25 +176,16 @@ class ServiceMiddleware:
         finally:
             deadlines.pop(task, None)
             self.watchdog.expired.discard(task)
-            self._record(scope, method, status, time.perf_counter() - started)
+            self._record(scope, method, status, time.perf_counter() - started, request_id)
             REQUEST_ID.reset(token)
 
-    def _record(self, scope: Scope, method: str, status: int, seconds: float) -> None:
+    def _record(
+        self, scope: Scope, method: str, status: int, seconds: float, request_id: str
+    ) -> None:
         route = route_template(scope)
         self.metrics.observe_request(method, route, status, seconds)
         if self.access_log:
-            access_log.info(
-                "%s %s %d",
-                method,
-                route,
-                status,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                },
-            )
+            access_lines.write(method, route, status, seconds, request_id)
 
 
 async def _timed_out(send: Send, seconds: float) -> None:

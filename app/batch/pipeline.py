@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar, runtime_checkable
+from typing import IO, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,7 +36,7 @@ from app.batch.results import (
 from app.batch.writers import Writer, make_writer
 from app.divisions import AdminDivisions
 from app.errors import GeographyNotLoaded, QpvError, TooLarge, echo
-from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult
+from app.geocoding.base import AddressQuery, Candidate, Geocoder, GeocodeResult, in_process
 from app.geocoding.fallback import CoverageFallback
 from app.geocoding.hints import SearchHints
 from app.geocoding.local.reverse import ReverseIndex, reverse_of
@@ -74,13 +74,6 @@ class TagSummary:
             if count:
                 name = STATUSES[code]
                 self.counts[name] = self.counts.get(name, 0) + int(count)
-
-
-@runtime_checkable
-class InProcess(Protocol):
-    """A geocoder that answers synchronously in this process (the ``local`` provider)."""
-
-    def result(self, query: AddressQuery, limit: int = 5) -> GeocodeResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +348,7 @@ class Tagger:
         geocoder = run.geocoder
         fallback = isinstance(geocoder, CoverageFallback)
         local = geocoder.primary if isinstance(geocoder, CoverageFallback) else geocoder
-        if pending is not None and isinstance(local, InProcess):
+        if pending is not None and local is not None and in_process(local):
             pending.results = [local.result(q, 5) for q in pending.queries]
             if fallback and any(r.uncovered for r in pending.results):
                 return results, pending, b""  # rows of communes not covered: to the fallback

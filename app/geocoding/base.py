@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
 
 
 class MatchType(StrEnum):
@@ -107,11 +110,26 @@ class GeocodeResult:
         return self.candidates[0] if self.candidates else None
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can do beyond the calls of the protocol, said by the provider itself.
+
+    Callers read these rather than test ``isinstance`` against a Protocol: a wrapper (the
+    metered one) passes them on, whereas ``isinstance`` does not see through its
+    ``__getattr__`` on Python 3.12 and later.
+    """
+
+    in_process: bool = False  # answers synchronously in this process: ``result(query, limit)``
+    street_points: bool = False  # knows a street's address points: ``street_points(candidate)``
+    bulk: bool = False  # answers many queries in a few requests (BAN's /search/csv)
+
+
 @runtime_checkable
 class Geocoder(Protocol):
     """Turns addresses into ranked candidates; one call for one address, one for many."""
 
     name: str
+    capabilities: Capabilities
 
     async def geocode(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
         """Geocode one address."""
@@ -126,3 +144,31 @@ class Geocoder(Protocol):
     async def aclose(self) -> None:
         """Release connections and other resources."""
         ...
+
+
+class InProcessGeocoder(Geocoder, Protocol):
+    """A geocoder that answers synchronously in this process (the ``local`` provider)."""
+
+    def result(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
+        """The candidates of one query, computed now (CPU work: keep it off the event loop)."""
+        ...
+
+
+class StreetPointsGeocoder(Geocoder, Protocol):
+    """A geocoder that knows the address points of a street (the ``local`` provider)."""
+
+    def street_points(
+        self, candidate: Candidate
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Lon/lat arrays of every address point of the candidate's street."""
+        ...
+
+
+def in_process(geocoder: Geocoder) -> TypeGuard[InProcessGeocoder]:
+    """Whether ``geocoder`` answers synchronously in this process (``result``)."""
+    return geocoder.capabilities.in_process
+
+
+def knows_streets(geocoder: Geocoder) -> TypeGuard[StreetPointsGeocoder]:
+    """Whether ``geocoder`` knows the address points of a street (``street_points``)."""
+    return geocoder.capabilities.street_points

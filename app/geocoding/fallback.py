@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from app.geocoding.base import AddressQuery, Geocoder, GeocodeResult
+from app.geocoding.base import AddressQuery, Capabilities, Geocoder, GeocodeResult
 
 
 class CoverageFallback:
@@ -20,6 +20,7 @@ class CoverageFallback:
         self.primary = primary
         self.fallback = fallback
         self.name = primary.name
+        self.capabilities = Capabilities()  # geocode and geocode_many only (see .primary)
 
     async def geocode(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
         """Geocode one address, passed on when the primary does not cover its commune."""

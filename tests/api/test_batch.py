@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.batch import readers
-from app.geocoding.base import AddressQuery, GeocodeErrorKind, GeocodeResult
+from app.geocoding.base import AddressQuery, Capabilities, GeocodeErrorKind, GeocodeResult
 from app.main import create_app
 from app.settings import Settings
 from tests.batch.conftest import awkward_csv
@@ -213,6 +213,7 @@ class GateGeocoder:
     """Fault injection: holds the block holding "LAST" until the test opens the gate."""
 
     name = "gate"
+    capabilities = Capabilities()
 
     def __init__(self) -> None:
         self.gate = threading.Event()

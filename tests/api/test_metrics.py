@@ -10,6 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from app.api.metrics import Metrics, metered
+from app.geocoding.ban import BanGeocoder
+from app.geocoding.base import AddressQuery, Capabilities, in_process, knows_streets
+from app.geocoding.local import LocalGeocoder
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import POSTGRES_ADMIN, free_port
@@ -121,3 +125,21 @@ def test_with_the_database_unreachable_points_still_answer_and_readiness_is_degr
     assert ready.json()["checks"]["database"] == "unreachable"
     assert ready.json()["checks"]["index"] == "ok"
     assert point.status_code == 200 and point.json()["status"] == "in"
+
+
+def test_a_metered_geocoder_keeps_what_it_can_do_and_does_it(
+    local_geocoder: LocalGeocoder,
+) -> None:
+    # What isinstance on a runtime_checkable Protocol no longer sees through the wrapper's
+    # __getattr__ on Python 3.12: the capabilities are attributes, passed on.
+    ban = BanGeocoder("http://127.0.0.1:9", bulk=True)
+    wrapped = metered({"local": local_geocoder, "ban": ban}, Metrics())
+    local, remote = wrapped["local"], wrapped["ban"]
+    assert local.capabilities == Capabilities(in_process=True, street_points=True)
+    assert remote.capabilities == Capabilities(bulk=True)
+    assert in_process(local) and knows_streets(local)
+    assert not in_process(remote) and not knows_streets(remote)
+    [best, *_] = local.result(AddressQuery(q="12 rue Myrha 75018 Paris"), 5).candidates
+    assert best.citycode == "75118"
+    lon, lat = local.street_points(best)
+    assert len(lon) == len(lat) > 1

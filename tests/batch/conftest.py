@@ -9,7 +9,7 @@ import pytest
 
 from app.addresses import AddressResolver
 from app.batch import Tagger
-from app.geocoding.base import AddressQuery, GeocodeErrorKind, GeocodeResult
+from app.geocoding.base import AddressQuery, Capabilities, GeocodeErrorKind, GeocodeResult
 from app.geocoding.local import LocalGeocoder
 from app.settings import Settings
 from app.spatial.index import QpvIndex
@@ -49,6 +49,7 @@ class FailingGeocoder:
     """Fault injection: a remote provider whose every request fails."""
 
     name = "ban"
+    capabilities = Capabilities()
 
     async def geocode(self, query: AddressQuery, limit: int = 5) -> GeocodeResult:
         return GeocodeResult(error=GeocodeErrorKind.TIMEOUT, error_detail="timed out")

@@ -29,7 +29,13 @@ from app.geocoding.ban.parsing import parse_features
 from app.geocoding.ban.query import Prepared, clamp_limit, prepare
 from app.geocoding.ban.retry import RetryPolicy
 from app.geocoding.ban.transport import Call, Transport, same_origin_only
-from app.geocoding.base import AddressQuery, Candidate, GeocodeErrorKind, GeocodeResult
+from app.geocoding.base import (
+    AddressQuery,
+    Candidate,
+    Capabilities,
+    GeocodeErrorKind,
+    GeocodeResult,
+)
 from app.logs import install_log_redaction
 
 if TYPE_CHECKING:
@@ -103,6 +109,7 @@ class BanGeocoder:
             else timeout * (retries + 1) + self._retry.worst_case_backoff()
         )
         self._bulk = bulk
+        self.capabilities = Capabilities(bulk=bulk)
         self._bulk_chunk_size = bulk_chunk_size
         self._bulk_min_rows = bulk_min_rows
         self._bulk_concurrency = max(1, min(bulk_concurrency, concurrency))

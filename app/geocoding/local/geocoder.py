@@ -24,6 +24,7 @@ from app.folding import fold
 from app.geocoding.base import (
     AddressQuery,
     Candidate,
+    Capabilities,
     GeocodeResult,
     MatchNote,
     MatchType,
@@ -132,6 +133,7 @@ class LocalGeocoder:
     """Offline BAN geocoder over in-memory tables (see ``tables.build_tables``)."""
 
     name = "local"
+    capabilities = Capabilities(in_process=True, street_points=True)
 
     def __init__(self, streets: StreetTable, addresses: AddressTable) -> None:
         self._streets = streets
